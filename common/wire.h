@@ -1,0 +1,62 @@
+/*
+ * wire: helpers for the carehub API envelope, shared by the daemon and the
+ * clients.  See docs/protocol.md for the contract these implement.
+ *
+ *   request  {"op": "<name>", "id": <anything>, ...}
+ *   reply    {"id": <echoed>, "ok": true, ...}
+ *            {"id": <echoed>, "ok": false, "error": {"code": "...", "message": "..."}}
+ *
+ * Functions returning cJSON * hand ownership to the caller (cJSON_Delete);
+ * they return NULL only when memory runs out.
+ */
+#ifndef CAREHUB_WIRE_H
+#define CAREHUB_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* Stable error codes of whole requests (docs/protocol.md, "Errors"). */
+#define WIRE_E_BAD_JSON "bad_json"
+#define WIRE_E_BAD_UTF8 "bad_utf8"
+#define WIRE_E_NOT_OBJECT "not_object"
+#define WIRE_E_TOO_LARGE "message_too_large"
+#define WIRE_E_BAD_FRAMES "bad_frames"
+#define WIRE_E_BAD_REQUEST "bad_request"
+#define WIRE_E_UNKNOWN_OP "unknown_op"
+#define WIRE_E_EMPTY_BATCH "empty_batch"
+#define WIRE_E_BATCH_TOO_LARGE "batch_too_large"
+#define WIRE_E_NOT_FOUND "not_found"
+#define WIRE_E_UNAVAILABLE "unavailable"
+#define WIRE_E_INTERNAL "internal"
+
+/*
+ * True when the len bytes at buf are well-formed UTF-8: no overlong forms, no
+ * UTF-16 surrogates, nothing above U+10FFFF, no truncated sequence.
+ */
+bool wire_utf8_valid(const char *buf, size_t len);
+
+/* {"id": copy of id (null when id is NULL), "ok": true}. */
+cJSON *wire_reply_ok(const cJSON *id);
+
+/* {"id": ..., "ok": false, "error": {"code": code, "message": message}}. */
+cJSON *wire_reply_error(const cJSON *id, const char *code, const char *message);
+
+/* {"code": code, "message": message}, the error object of replies and results. */
+cJSON *wire_error_object(const char *code, const char *message);
+
+/* {"op": op, "id": id}: the start of a request. */
+cJSON *wire_request_new(const char *op, double id);
+
+/*
+ * Reads a reply's outcome.  Returns 0 when "ok" is true; -EPROTO when the
+ * reply is not a well-formed envelope; -EREMOTEIO when "ok" is false, with
+ * *code and *message pointing into reply (borrowed; either may be NULL).
+ */
+int wire_reply_status(const cJSON *reply, const char **code, const char **message);
+
+/* The string member name of object, or NULL when missing or not a string. */
+const char *wire_get_string(const cJSON *object, const char *name);
+
+#endif

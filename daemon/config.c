@@ -1,0 +1,353 @@
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+enum key_kind { KEY_GROUP, KEY_STRING, KEY_INT, KEY_BOOL, KEY_TIMEZONE, KEY_LOG_LEVEL };
+
+/* One configuration key: its dotted path, kind, range or default, and where it goes. */
+struct key_spec {
+    const char *path;
+    enum key_kind kind;
+    bool required;
+    long long min;
+    long long max;
+    long long default_number;
+    const char *default_text;
+    size_t offset;
+    size_t size; /* of the integer field: sizeof(int) or sizeof(long long) */
+};
+
+#define FIELD(name) offsetof(struct config, name), sizeof(((struct config *)0)->name)
+
+static const struct key_spec keys[] = {
+    {"state_dir", KEY_STRING, true, 0, 0, 0, NULL, FIELD(state_dir)},
+    {"timezone", KEY_TIMEZONE, false, 0, 0, 0, "UTC", FIELD(timezone)},
+    {"api", KEY_GROUP, true, 0, 0, 0, NULL, 0, 0},
+    {"api.endpoint", KEY_STRING, true, 0, 0, 0, NULL, FIELD(api_endpoint)},
+    {"notify", KEY_GROUP, true, 0, 0, 0, NULL, 0, 0},
+    {"notify.endpoint", KEY_STRING, true, 0, 0, 0, NULL, FIELD(notify_endpoint)},
+    {"limits", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
+    {"limits.max_message_bytes", KEY_INT, false, 1024, 64LL << 20, 1 << 20, NULL,
+     FIELD(max_message_bytes)},
+    {"limits.max_batch_events", KEY_INT, false, 1, 100000, 10000, NULL, FIELD(max_batch_events)},
+    {"limits.max_queued_events", KEY_INT, false, 1000, 10000000, 100000, NULL,
+     FIELD(max_queued_events)},
+    {"limits.max_pending_replies", KEY_INT, false, 100, 1000000, 10000, NULL,
+     FIELD(max_pending_replies)},
+    {"commit", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
+    {"commit.max_events", KEY_INT, false, 1, 100000, 4096, NULL, FIELD(commit_max_events)},
+    {"commit.max_delay_ms", KEY_INT, false, 0, 1000, 0, NULL, FIELD(commit_max_delay_ms)},
+    {"storage", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
+    {"storage.durable", KEY_BOOL, false, 0, 0, 1, NULL, FIELD(durable)},
+    {"storage.cache_mb", KEY_INT, false, 1, 4096, 64, NULL, FIELD(cache_mb)},
+    {"log", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
+    {"log.level", KEY_LOG_LEVEL, false, 0, 0, 0, "info", FIELD(log_level)},
+};
+
+static const struct {
+    const char *name;
+    int level;
+} log_levels[] = {{"error", LOG_ERR},   {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+                  {"info", LOG_INFO},   {"debug", LOG_DEBUG}};
+
+static void __attribute__((format(printf, 4, 5)))
+add_error(struct config_errors *errors, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    char *slot;
+    size_t size;
+    int used;
+
+    errors->count++;
+    if (errors->count > CONFIG_MAX_ERRORS)
+        return;
+    slot = errors->text[errors->count - 1];
+    size = sizeof(errors->text[0]);
+    if (line > 0)
+        used = snprintf(slot, size, "%s:%d: ", file, line);
+    else
+        used = snprintf(slot, size, "%s: ", file);
+    if (used < 0 || (size_t)used >= size)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(slot + used, size - (size_t)used, fmt, ap);
+    va_end(ap);
+}
+
+static const struct key_spec *
+find_key(const char *path)
+{
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(keys[i].path, path) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/*
+ * A time zone is valid when the system's time-zone database has it.  Names are
+ * checked before they touch the file system so that "../../etc/passwd" is not
+ * a zone.
+ */
+static bool
+timezone_exists(const char *name)
+{
+    const char *dir = getenv("TZDIR");
+    char path[512];
+
+    if (name[0] == '\0' || name[0] == '/' || strstr(name, "..") != NULL)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!(*p == '/' || *p == '_' || *p == '-' || *p == '+' || (*p >= '0' && *p <= '9') ||
+              (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+            return false;
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
+    return access(path, R_OK) == 0;
+}
+
+static const char *
+type_name(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a number with a fraction";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "true or false";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "an unknown kind of value";
+    }
+}
+
+static const char *
+expected_name(enum key_kind kind)
+{
+    switch (kind) {
+    case KEY_GROUP:
+        return "a group { ... }";
+    case KEY_INT:
+        return "an integer";
+    case KEY_BOOL:
+        return "true or false";
+    default:
+        return "a string";
+    }
+}
+
+static int
+expected_type(enum key_kind kind)
+{
+    switch (kind) {
+    case KEY_GROUP:
+        return CONFIG_TYPE_GROUP;
+    case KEY_INT:
+        return CONFIG_TYPE_INT;
+    case KEY_BOOL:
+        return CONFIG_TYPE_BOOL;
+    default:
+        return CONFIG_TYPE_STRING;
+    }
+}
+
+static void
+store_value(struct config *out, const struct key_spec *spec, config_setting_t *setting,
+            const char *file, struct config_errors *errors)
+{
+    char *field = (char *)out + spec->offset;
+    int line = (int)config_setting_source_line(setting);
+
+    switch (spec->kind) {
+    case KEY_GROUP:
+        break;
+    case KEY_STRING:
+    case KEY_TIMEZONE: {
+        const char *text = config_setting_get_string(setting);
+        if (text[0] == '\0') {
+            add_error(errors, file, line, "%s: must not be empty", spec->path);
+            return;
+        }
+        if (spec->kind == KEY_TIMEZONE && !timezone_exists(text)) {
+            add_error(errors, file, line,
+                      "%s: unknown time zone \"%s\" (use an IANA name such as "
+                      "\"Europe/London\")",
+                      spec->path, text);
+            return;
+        }
+        free(*(char **)field);
+        *(char **)field = strdup(text);
+        break;
+    }
+    case KEY_LOG_LEVEL: {
+        const char *text = config_setting_get_string(setting);
+        for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+            if (strcmp(text, log_levels[i].name) == 0) {
+                *(int *)field = log_levels[i].level;
+                return;
+            }
+        }
+        add_error(errors, file, line,
+                  "%s: \"%s\" is not a level (error, warning, notice, info, debug)", spec->path,
+                  text);
+        break;
+    }
+    case KEY_INT: {
+        long long value = config_setting_get_int64(setting);
+        if (value < spec->min || value > spec->max) {
+            add_error(errors, file, line, "%s: %lld is out of range (%lld to %lld)", spec->path,
+                      value, spec->min, spec->max);
+            return;
+        }
+        if (spec->size == sizeof(int))
+            *(int *)field = (int)value;
+        else
+            *(long long *)field = value;
+        break;
+    }
+    case KEY_BOOL:
+        *(bool *)field = config_setting_get_bool(setting) != 0;
+        break;
+    }
+}
+
+/* Checks every setting under group, recursively, against the key table. */
+static void
+check_group(struct config *out, config_setting_t *group, const char *prefix, const char *file,
+            struct config_errors *errors)
+{
+    int count = config_setting_length(group);
+
+    for (int i = 0; i < count; i++) {
+        config_setting_t *setting = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(setting);
+        int line = (int)config_setting_source_line(setting);
+        char path[256];
+        const struct key_spec *spec;
+        int type = config_setting_type(setting);
+
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", name ? name : "?");
+        spec = find_key(path);
+        if (spec == NULL) {
+            add_error(errors, file, line, "%s: unknown key", path);
+            continue;
+        }
+        if (type == CONFIG_TYPE_INT64)
+            type = CONFIG_TYPE_INT;
+        if (type != expected_type(spec->kind)) {
+            add_error(errors, file, line, "%s: must be %s, not %s", path,
+                      expected_name(spec->kind), type_name(config_setting_type(setting)));
+            continue;
+        }
+        if (spec->kind == KEY_GROUP)
+            check_group(out, setting, path, file, errors);
+        else
+            store_value(out, spec, setting, file, errors);
+    }
+}
+
+static void
+set_defaults(struct config *out)
+{
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct key_spec *spec = &keys[i];
+        char *field = (char *)out + spec->offset;
+
+        switch (spec->kind) {
+        case KEY_INT:
+            if (spec->size == sizeof(int))
+                *(int *)field = (int)spec->default_number;
+            else
+                *(long long *)field = spec->default_number;
+            break;
+        case KEY_BOOL:
+            *(bool *)field = spec->default_number != 0;
+            break;
+        case KEY_STRING:
+        case KEY_TIMEZONE:
+            if (spec->default_text)
+                *(char **)field = strdup(spec->default_text);
+            break;
+        case KEY_LOG_LEVEL:
+            *(int *)field = LOG_INFO;
+            break;
+        case KEY_GROUP:
+            break;
+        }
+    }
+}
+
+int
+config_load(const char *path, struct config *out, struct config_errors *errors)
+{
+    config_t parsed;
+
+    memset(out, 0, sizeof(*out));
+    errors->count = 0;
+    config_init(&parsed);
+    if (config_read_file(&parsed, path) != CONFIG_TRUE) {
+        if (config_error_type(&parsed) == CONFIG_ERR_FILE_IO)
+            add_error(errors, path, 0, "cannot read the file: %s", strerror(errno));
+        else
+            add_error(errors, path, config_error_line(&parsed), "syntax error: %s",
+                      config_error_text(&parsed));
+        config_destroy(&parsed);
+        return -EINVAL;
+    }
+
+    set_defaults(out);
+    check_group(out, config_root_setting(&parsed), "", path, errors);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (keys[i].required && config_lookup(&parsed, keys[i].path) == NULL) {
+            /* A missing member of a missing group is reported once, at the group. */
+            const char *dot = strrchr(keys[i].path, '.');
+            if (dot) {
+                char group[64];
+                snprintf(group, sizeof(group), "%.*s", (int)(dot - keys[i].path), keys[i].path);
+                if (config_lookup(&parsed, group) == NULL)
+                    continue;
+            }
+            add_error(errors, path, 0, "%s: required key is missing", keys[i].path);
+        }
+    }
+    config_destroy(&parsed);
+    if (errors->count > 0) {
+        config_free(out);
+        return -EINVAL;
+    }
+    out->path = strdup(path);
+    if (out->path == NULL || out->timezone == NULL) {
+        add_error(errors, path, 0, "out of memory");
+        config_free(out);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void
+config_free(struct config *config)
+{
+    if (config == NULL)
+        return;
+    free(config->path);
+    free(config->state_dir);
+    free(config->api_endpoint);
+    free(config->notify_endpoint);
+    free(config->timezone);
+    memset(config, 0, sizeof(*config));
+}

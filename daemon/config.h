@@ -1,0 +1,50 @@
+/*
+ * config: carehubd.conf (libconfig syntax), read into a fresh struct and
+ * checked completely before anything uses it.
+ *
+ * Every key, its type, range and default is listed in one table in config.c
+ * and documented in conf/carehubd.conf and docs/configuration.md.  A file is
+ * either valid as a whole or refused with every error it holds.
+ */
+#ifndef CAREHUB_CONFIG_H
+#define CAREHUB_CONFIG_H
+
+#include <stdbool.h>
+
+struct config {
+    char *path;            /* the file read, as given */
+    char *state_dir;       /* state_dir: where the database lives */
+    char *api_endpoint;    /* api.endpoint: the ROUTER socket */
+    char *notify_endpoint; /* notify.endpoint: the PUB socket */
+    char *timezone;        /* timezone: the organisation's IANA zone */
+    int log_level;         /* log.level as a syslog level */
+    long long max_message_bytes;
+    int max_batch_events;
+    int max_queued_events;
+    int max_pending_replies;
+    int commit_max_events;
+    int commit_max_delay_ms;
+    int cache_mb;
+    bool durable; /* storage.durable: false only for benchmarks */
+};
+
+/* At most this many errors are kept; the count goes on past it. */
+#define CONFIG_MAX_ERRORS 32
+
+/* The errors found in one file, each "file:line: key: reason". */
+struct config_errors {
+    int count;
+    char text[CONFIG_MAX_ERRORS][320];
+};
+
+/*
+ * Reads and checks the file at path into *out, which the caller must later
+ * release with config_free().  Returns 0 when the file is valid; otherwise
+ * -EINVAL with every problem in *errors and *out left empty.
+ */
+int config_load(const char *path, struct config *out, struct config_errors *errors);
+
+/* Releases what config_load() filled in; accepts a zeroed or half-built struct. */
+void config_free(struct config *config);
+
+#endif

@@ -1,0 +1,642 @@
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "directory.h"
+
+/* Open-addressed table (linear probing) from identity hash to sequence number. */
+struct dedup {
+    uint64_t *keys; /* 0 marks an empty slot; a real hash of 0 is stored as 1 */
+    int64_t *seqs;
+    size_t capacity; /* a power of two */
+    size_t count;
+};
+
+struct ingest {
+    uv_loop_t *loop;
+    struct store *writer;
+    struct ingest_options options;
+    ingest_done_cb done;
+    void *data;
+
+    struct ingest_request *queue_head, *queue_tail;
+    size_t waiting_events;
+
+    /* The batch the worker owns while busy. */
+    bool busy;
+    uv_work_t work;
+    struct ingest_request *batch;
+    size_t batch_events;
+    uint64_t *batch_hashes; /* added to the table by this batch, removed if it fails */
+    size_t batch_hash_count, batch_hash_capacity;
+    int batch_result;
+    int64_t batch_received_ms;
+    struct store_counters batch_delta;
+    char last_error[256];
+
+    struct dedup dedup;
+    struct store_counters totals;
+    struct store_counters since_start;
+
+    uv_check_t check;
+    uv_timer_t delay;
+    int open_handles;
+    bool closing;
+    void (*on_closed)(void *data);
+};
+
+static uint64_t
+slot_key(uint64_t hash)
+{
+    return hash == 0 ? 1 : hash;
+}
+
+static int
+dedup_grow(struct dedup *table)
+{
+    size_t capacity = table->capacity ? table->capacity * 2 : 1 << 16;
+    uint64_t *keys = calloc(capacity, sizeof(*keys));
+    int64_t *seqs = malloc(capacity * sizeof(*seqs));
+
+    if (keys == NULL || seqs == NULL) {
+        free(keys);
+        free(seqs);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < table->capacity; i++) {
+        if (table->keys[i] == 0)
+            continue;
+        size_t slot = table->keys[i] & (capacity - 1);
+        while (keys[slot] != 0)
+            slot = (slot + 1) & (capacity - 1);
+        keys[slot] = table->keys[i];
+        seqs[slot] = table->seqs[i];
+    }
+    free(table->keys);
+    free(table->seqs);
+    table->keys = keys;
+    table->seqs = seqs;
+    table->capacity = capacity;
+    return 0;
+}
+
+static int
+dedup_insert(struct dedup *table, uint64_t hash, int64_t seq)
+{
+    uint64_t key = slot_key(hash);
+    size_t slot;
+
+    if ((table->count + 1) * 2 > table->capacity) {
+        int r = dedup_grow(table);
+        if (r < 0)
+            return r;
+    }
+    slot = key & (table->capacity - 1);
+    while (table->keys[slot] != 0)
+        slot = (slot + 1) & (table->capacity - 1);
+    table->keys[slot] = key;
+    table->seqs[slot] = seq;
+    table->count++;
+    return 0;
+}
+
+/* Removes the entry (hash, seq) with backward-shift deletion, keeping probe chains whole. */
+static void
+dedup_remove(struct dedup *table, uint64_t hash, int64_t seq)
+{
+    uint64_t key = slot_key(hash);
+    size_t mask = table->capacity - 1;
+    size_t slot;
+
+    if (table->capacity == 0)
+        return;
+    for (slot = key & mask; table->keys[slot] != 0; slot = (slot + 1) & mask)
+        if (table->keys[slot] == key && table->seqs[slot] == seq)
+            break;
+    if (table->keys[slot] == 0)
+        return;
+    for (size_t next = (slot + 1) & mask; table->keys[next] != 0; next = (next + 1) & mask) {
+        size_t home = table->keys[next] & mask;
+        /* Move next back into the hole when its home is not between the hole and next. */
+        if ((next > slot && (home <= slot || home > next)) ||
+            (next < slot && (home <= slot && home > next))) {
+            table->keys[slot] = table->keys[next];
+            table->seqs[slot] = table->seqs[next];
+            slot = next;
+        }
+    }
+    table->keys[slot] = 0;
+    table->count--;
+}
+
+/* 1 when an event with this identity was stored, 0 when not, or a negative code. */
+static int
+dedup_seen(struct ingest *ingest, const struct ingest_item *item)
+{
+    struct dedup *table = &ingest->dedup;
+    uint64_t key = slot_key(item->hash);
+    size_t mask = table->capacity - 1;
+
+    if (table->capacity == 0)
+        return 0;
+    for (size_t slot = key & mask; table->keys[slot] != 0; slot = (slot + 1) & mask) {
+        if (table->keys[slot] != key)
+            continue;
+        int r = store_event_matches(ingest->writer, table->seqs[slot], item->event.source,
+                                    item->event.id);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+static int
+load_one(void *context, int64_t seq, uint64_t hash)
+{
+    return dedup_insert(context, hash, seq);
+}
+
+static void
+reject_item(struct ingest_item *item, const char *code, const char *message)
+{
+    item->status = INGEST_REJECTED;
+    item->error.code = code;
+    snprintf(item->error.message, sizeof(item->error.message), "%s", message);
+}
+
+/* Rejects item for a directory check that failed with r; other failures are returned. */
+static int
+chain_verdict(struct ingest_item *item, int r)
+{
+    if (r == -ELOOP) {
+        reject_item(item, "management_cycle",
+                    "this change would make the management chain go round in a loop");
+        return 1;
+    }
+    if (r == -E2BIG) {
+        reject_item(item, "chain_too_deep", "this change would make the management chain "
+                                            "deeper than 64 levels");
+        return 1;
+    }
+    return r;
+}
+
+/*
+ * Works out the directory change an event makes, checking it against the
+ * directory as it would be afterwards.  Returns 1 with the item rejected, 0
+ * with *staff or *team holding the record to write, or a negative code.
+ */
+static int
+plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *staff,
+            struct dir_team *team, bool *write_staff, bool *write_team)
+{
+    struct directory_source base;
+    struct directory_overlay overlay;
+    const cJSON *data = item->event.data;
+    const char *staff_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "staff_id"));
+    int r;
+
+    store_directory_source(ingest->writer, &base);
+    *write_staff = *write_team = false;
+    switch (item->event.type) {
+    case EVENT_TEAM_CHANGED: {
+        const char *team_id =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "team_id"));
+        r = store_team_get(ingest->writer, team_id, team);
+        if (r == -ENOENT) {
+            memset(team, 0, sizeof(*team));
+            ingest->batch_delta.teams++;
+        } else if (r < 0) {
+            return r;
+        }
+        directory_team_apply(team, data);
+        directory_overlay_init(&overlay, &base, NULL, team);
+        if (strcmp(team->parent_id, team->team_id) == 0)
+            r = -ELOOP;
+        else
+            r = directory_check_team_tree(&overlay.source, team->team_id);
+        if (r == -ELOOP || r == -E2BIG) {
+            reject_item(item, "team_cycle",
+                        r == -E2BIG ? "this change would make the team tree deeper than 64 "
+                                      "levels"
+                                    : "this change would make a team its own parent, directly "
+                                      "or through other teams");
+            return 1;
+        }
+        if (r < 0)
+            return r;
+        /*
+         * Any new loop in the management chain passes through the person this
+         * team's members now report to: walking up from them finds it.
+         */
+        if (team->manager_id[0] != '\0') {
+            r = directory_check_chain(&overlay.source, team->manager_id);
+        } else if (team->parent_id[0] != '\0') {
+            struct dir_staff probe;
+            char head[DIR_ID_SIZE];
+            enum dir_via via;
+            memset(&probe, 0, sizeof(probe));
+            memcpy(probe.team_id, team->parent_id, DIR_ID_SIZE);
+            r = directory_manager_of(&overlay.source, &probe, head, &via);
+            if (r == 0)
+                r = directory_check_chain(&overlay.source, head);
+            else if (r == -ENOENT)
+                r = 0;
+        } else {
+            r = 0;
+        }
+        if (r < 0)
+            return chain_verdict(item, r);
+        *write_team = true;
+        return 0;
+    }
+    case EVENT_STAFF_HIRED:
+    case EVENT_STAFF_CHANGED:
+    case EVENT_STAFF_LEFT:
+        r = store_staff_get(ingest->writer, staff_id, staff);
+        if (r == -ENOENT) {
+            if (item->event.type != EVENT_STAFF_HIRED) {
+                char message[256];
+                snprintf(message, sizeof(message),
+                         "no staff member \"%.80s\" has been hired; send staff.hired first",
+                         staff_id);
+                reject_item(item, "unknown_staff", message);
+                return 1;
+            }
+            memset(staff, 0, sizeof(*staff));
+            ingest->batch_delta.staff_active++;
+        } else if (r < 0) {
+            return r;
+        } else if (item->event.type == EVENT_STAFF_HIRED && staff->left_date[0] != '\0') {
+            /* Re-hired after leaving. */
+            staff->left_date[0] = '\0';
+            ingest->batch_delta.staff_left--;
+            ingest->batch_delta.staff_active++;
+        }
+        if (item->event.type == EVENT_STAFF_LEFT) {
+            const char *leave_date =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "leave_date"));
+            if (strcmp(leave_date, staff->start_date) < 0) {
+                reject_item(item, "bad_date", "leave_date is before the staff member's start_date");
+                return 1;
+            }
+            if (staff->left_date[0] == '\0') {
+                ingest->batch_delta.staff_active--;
+                ingest->batch_delta.staff_left++;
+            }
+            snprintf(staff->left_date, sizeof(staff->left_date), "%s", leave_date);
+            *write_staff = true;
+            return 0;
+        }
+        directory_staff_apply(staff, data);
+        if (strcmp(staff->manager_id, staff->staff_id) == 0) {
+            reject_item(item, "self_managed", "a staff member cannot be their own line manager");
+            return 1;
+        }
+        directory_overlay_init(&overlay, &base, staff, NULL);
+        r = directory_check_chain(&overlay.source, staff->staff_id);
+        if (r < 0)
+            return chain_verdict(item, r);
+        *write_staff = true;
+        return 0;
+    default:
+        reject_item(item, "unsupported_type", "this event type is not handled yet");
+        return 1;
+    }
+}
+
+/* Stores one event that passed validation and is not a duplicate. */
+static int
+store_item(struct ingest *ingest, struct ingest_item *item)
+{
+    struct dir_staff staff;
+    struct dir_team team;
+    bool write_staff, write_team;
+    struct store_counters saved = ingest->batch_delta;
+    int64_t seq;
+    int r;
+
+    r = plan_change(ingest, item, &staff, &team, &write_staff, &write_team);
+    if (r != 0) {
+        if (r == 1)
+            ingest->batch_delta = saved; /* a rejected change counts nothing but the rejection */
+        return r < 0 ? r : 0;
+    }
+    r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
+                           item->body, &seq);
+    if (r == 0 && write_staff)
+        r = store_staff_put(ingest->writer, &staff, seq);
+    if (r == 0 && write_team)
+        r = store_team_put(ingest->writer, &team, seq);
+    if (r == 0)
+        r = dedup_insert(&ingest->dedup, item->hash, seq);
+    if (r < 0)
+        return r;
+    ingest->batch_hashes[2 * ingest->batch_hash_count] = item->hash;
+    ingest->batch_hashes[2 * ingest->batch_hash_count + 1] = (uint64_t)seq;
+    ingest->batch_hash_count++;
+    item->status = INGEST_STORED;
+    return 0;
+}
+
+/* Runs on a worker thread: the only code that touches the writer and the table then. */
+static void
+write_batch(uv_work_t *work)
+{
+    struct ingest *ingest = work->data;
+    int r;
+
+    memset(&ingest->batch_delta, 0, sizeof(ingest->batch_delta));
+    ingest->batch_hash_count = 0;
+    r = store_begin(ingest->writer);
+    for (struct ingest_request *request = ingest->batch; r == 0 && request;
+         request = request->next) {
+        for (int i = 0; r == 0 && i < request->count; i++) {
+            struct ingest_item *item = &request->items[i];
+            if (item->status == INGEST_PENDING) {
+                r = dedup_seen(ingest, item);
+                if (r == 1) {
+                    item->status = INGEST_DUPLICATE;
+                    r = 0;
+                } else if (r == 0) {
+                    r = store_item(ingest, item);
+                }
+            }
+            if (r == 0 && item->status == INGEST_STORED)
+                ingest->batch_delta.events_stored++;
+            else if (r == 0 && item->status == INGEST_DUPLICATE)
+                ingest->batch_delta.events_duplicate++;
+            else if (r == 0 && item->status == INGEST_REJECTED)
+                ingest->batch_delta.events_rejected++;
+        }
+    }
+    if (r == 0)
+        r = store_counters_add(ingest->writer, &ingest->batch_delta);
+    if (r == 0)
+        r = store_commit(ingest->writer);
+    if (r < 0) {
+        snprintf(ingest->last_error, sizeof(ingest->last_error), "%s",
+                 store_error(ingest->writer));
+        store_rollback(ingest->writer);
+        for (size_t i = ingest->batch_hash_count; i-- > 0;)
+            dedup_remove(&ingest->dedup, ingest->batch_hashes[2 * i],
+                         (int64_t)ingest->batch_hashes[2 * i + 1]);
+    }
+    ingest->batch_result = r;
+}
+
+static void dispatch(struct ingest *ingest);
+static void maybe_close(struct ingest *ingest);
+
+static void
+add_counters(struct store_counters *to, const struct store_counters *delta)
+{
+    to->events_stored += delta->events_stored;
+    to->events_duplicate += delta->events_duplicate;
+    to->events_rejected += delta->events_rejected;
+    to->staff_active += delta->staff_active;
+    to->staff_left += delta->staff_left;
+    to->teams += delta->teams;
+}
+
+static void
+batch_written(uv_work_t *work, int status)
+{
+    struct ingest *ingest = work->data;
+    struct ingest_request *request = ingest->batch;
+    int result = status < 0 ? status : ingest->batch_result;
+
+    if (result == 0) {
+        add_counters(&ingest->totals, &ingest->batch_delta);
+        add_counters(&ingest->since_start, &ingest->batch_delta);
+    }
+    ingest->batch = NULL;
+    ingest->batch_events = 0;
+    ingest->busy = false;
+    while (request) {
+        struct ingest_request *next = request->next;
+        request->next = NULL;
+        request->failed = result;
+        ingest->done(ingest->data, request);
+        request = next;
+    }
+    dispatch(ingest);
+    maybe_close(ingest);
+}
+
+static int64_t
+wall_clock_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void
+on_delay(uv_timer_t *timer)
+{
+    dispatch(timer->data);
+}
+
+/* Hands the waiting requests to the worker when it is free (and the delay, if any, is over). */
+static void
+dispatch(struct ingest *ingest)
+{
+    size_t events = 0, needed = 0;
+    struct ingest_request *last = NULL;
+
+    if (ingest->busy || ingest->queue_head == NULL)
+        return;
+    if (ingest->options.max_delay_ms > 0 && !ingest->closing &&
+        ingest->waiting_events < (size_t)ingest->options.max_events) {
+        uint64_t due = ingest->queue_head->arrived + (uint64_t)ingest->options.max_delay_ms;
+        uint64_t now = uv_now(ingest->loop);
+        if (now < due) {
+            if (!uv_is_active((uv_handle_t *)&ingest->delay))
+                uv_timer_start(&ingest->delay, on_delay, due - now, 0);
+            return;
+        }
+    }
+    uv_timer_stop(&ingest->delay);
+
+    /* Whole requests, up to max_events events (always at least one request). */
+    for (struct ingest_request *request = ingest->queue_head; request; request = request->next) {
+        if (last && events + (size_t)request->count > (size_t)ingest->options.max_events)
+            break;
+        events += (size_t)request->count;
+        last = request;
+    }
+    needed = events * 2;
+    if (needed > ingest->batch_hash_capacity) {
+        uint64_t *hashes = realloc(ingest->batch_hashes, needed * sizeof(*hashes));
+        if (hashes == NULL)
+            return; /* retried on the next loop iteration by the check handle */
+        ingest->batch_hashes = hashes;
+        ingest->batch_hash_capacity = needed;
+    }
+    ingest->batch = ingest->queue_head;
+    ingest->queue_head = last->next;
+    if (ingest->queue_head == NULL)
+        ingest->queue_tail = NULL;
+    last->next = NULL;
+    ingest->batch_events = events;
+    ingest->waiting_events -= events;
+    ingest->batch_received_ms = wall_clock_ms();
+    ingest->busy = true;
+    ingest->work.data = ingest;
+    if (uv_queue_work(ingest->loop, &ingest->work, write_batch, batch_written) < 0) {
+        /* Cannot happen with a valid loop and callback; fail the batch rather than lose it. */
+        ingest->batch_result = -EIO;
+        batch_written(&ingest->work, -EIO);
+    }
+}
+
+static void
+on_check(uv_check_t *check)
+{
+    dispatch(check->data);
+}
+
+int
+ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
+           const struct ingest_options *options, ingest_done_cb done, void *data, char *message,
+           size_t message_size)
+{
+    struct ingest *ingest = calloc(1, sizeof(*ingest));
+    int r;
+
+    *out = NULL;
+    if (ingest == NULL)
+        return -ENOMEM;
+    ingest->loop = loop;
+    ingest->writer = writer;
+    ingest->options = *options;
+    ingest->done = done;
+    ingest->data = data;
+    r = dedup_grow(&ingest->dedup);
+    if (r == 0)
+        r = store_events_each(writer, load_one, &ingest->dedup);
+    if (r == 0)
+        r = store_counters_get(writer, &ingest->totals);
+    if (r < 0) {
+        snprintf(message, message_size, "cannot load the stored events from %s: %s",
+                 store_path(writer), store_error(writer));
+        ingest_free(ingest);
+        return r;
+    }
+    uv_check_init(loop, &ingest->check);
+    uv_timer_init(loop, &ingest->delay);
+    ingest->check.data = ingest;
+    ingest->delay.data = ingest;
+    ingest->open_handles = 2;
+    uv_check_start(&ingest->check, on_check);
+    /* The check handle alone must not keep the loop alive. */
+    uv_unref((uv_handle_t *)&ingest->check);
+    *out = ingest;
+    return 0;
+}
+
+struct ingest_request *
+ingest_request_new(int count)
+{
+    return calloc(1, sizeof(struct ingest_request) + (size_t)count * sizeof(struct ingest_item));
+}
+
+void
+ingest_request_free(struct ingest_request *request)
+{
+    if (request == NULL)
+        return;
+    for (int i = 0; i < request->count; i++)
+        free(request->items[i].body);
+    cJSON_Delete(request->root);
+    free(request);
+}
+
+void
+ingest_submit(struct ingest *ingest, struct ingest_request *request)
+{
+    request->next = NULL;
+    request->arrived = uv_now(ingest->loop);
+    if (ingest->queue_tail)
+        ingest->queue_tail->next = request;
+    else
+        ingest->queue_head = request;
+    ingest->queue_tail = request;
+    ingest->waiting_events += (size_t)request->count;
+}
+
+size_t
+ingest_waiting_events(const struct ingest *ingest)
+{
+    return ingest->waiting_events;
+}
+
+size_t
+ingest_in_flight_events(const struct ingest *ingest)
+{
+    return ingest->batch_events;
+}
+
+const struct store_counters *
+ingest_totals(const struct ingest *ingest)
+{
+    return &ingest->totals;
+}
+
+const struct store_counters *
+ingest_since_start(const struct ingest *ingest)
+{
+    return &ingest->since_start;
+}
+
+const char *
+ingest_last_error(const struct ingest *ingest)
+{
+    return ingest->last_error;
+}
+
+static void
+on_handle_closed(uv_handle_t *handle)
+{
+    struct ingest *ingest = handle->data;
+
+    if (--ingest->open_handles == 0 && ingest->on_closed)
+        ingest->on_closed(ingest->data);
+}
+
+static void
+maybe_close(struct ingest *ingest)
+{
+    if (!ingest->closing || ingest->busy || ingest->queue_head != NULL)
+        return;
+    if (uv_is_closing((uv_handle_t *)&ingest->check))
+        return;
+    uv_close((uv_handle_t *)&ingest->check, on_handle_closed);
+    uv_close((uv_handle_t *)&ingest->delay, on_handle_closed);
+}
+
+void
+ingest_close(struct ingest *ingest, void (*on_closed)(void *data))
+{
+    ingest->closing = true;
+    ingest->on_closed = on_closed;
+    dispatch(ingest);
+    maybe_close(ingest);
+}
+
+void
+ingest_free(struct ingest *ingest)
+{
+    if (ingest == NULL)
+        return;
+    free(ingest->dedup.keys);
+    free(ingest->dedup.seqs);
+    free(ingest->batch_hashes);
+    free(ingest);
+}

@@ -1,0 +1,100 @@
+/*
+ * ingest: the path from a validated publish request to a committed
+ * transaction, with group commit.
+ *
+ * Requests queue on the event loop.  Whenever the writer is free, the waiting
+ * requests (up to commit.max_events events, whole requests only) go to one
+ * worker thread as one batch: de-duplication by (source, id), the directory
+ * changes, the events and the running totals are written in one BEGIN
+ * IMMEDIATE transaction, and only after COMMIT returns is each request handed
+ * back, on the loop, to the done callback that replies.  While the writer
+ * works the loop keeps receiving and validating, so the next batch grows
+ * naturally with the load.
+ *
+ * De-duplication uses an in-memory table from the 64-bit hash of (source, id)
+ * to the event's sequence number, loaded at start: the events table is then
+ * append-only in sequence order, and a hash match is confirmed against the
+ * stored row, so a collision never turns a new event into a duplicate.
+ */
+#ifndef CAREHUB_INGEST_H
+#define CAREHUB_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "bus.h"
+#include "event.h"
+#include "store.h"
+
+enum ingest_status { INGEST_PENDING, INGEST_STORED, INGEST_DUPLICATE, INGEST_REJECTED };
+
+struct ingest_item {
+    enum ingest_status status;
+    struct event event; /* valid unless rejected by validation */
+    uint64_t hash;
+    char *body; /* owned: the event's JSON text as stored */
+    struct event_error error;
+};
+
+/* One publish request: the caller fills route, root, id and items, then submits it. */
+struct ingest_request {
+    struct ingest_request *next;
+    struct bus_route route;
+    cJSON *root;        /* owned: the parsed request, which the items borrow from */
+    const cJSON *id;    /* borrowed from root */
+    uint64_t arrived;   /* uv_now() when received */
+    int failed;         /* 0, or the negative code of the batch's failed commit */
+    int count;
+    struct ingest_item items[];
+};
+
+struct ingest;
+
+/* Called on the loop for each request once its batch committed (or failed). */
+typedef void (*ingest_done_cb)(void *data, struct ingest_request *request);
+
+struct ingest_options {
+    int max_events;   /* commit.max_events */
+    int max_delay_ms; /* commit.max_delay_ms */
+};
+
+/*
+ * Creates the pipeline over the writer connection (borrowed) and loads the
+ * de-duplication table.  Returns 0 or a negative code with a sentence in
+ * message.
+ */
+int ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
+               const struct ingest_options *options, ingest_done_cb done, void *data,
+               char *message, size_t message_size);
+
+/* Allocates a request with room for count items, all zeroed. */
+struct ingest_request *ingest_request_new(int count);
+
+/* Frees a request and everything it owns; accepts NULL. */
+void ingest_request_free(struct ingest_request *request);
+
+/* Queues a request; ownership passes to the pipeline until done is called. */
+void ingest_submit(struct ingest *ingest, struct ingest_request *request);
+
+/* Events waiting for a transaction, and events in the one being written. */
+size_t ingest_waiting_events(const struct ingest *ingest);
+size_t ingest_in_flight_events(const struct ingest *ingest);
+
+/* Totals as committed (since the database was created) and since start. */
+const struct store_counters *ingest_totals(const struct ingest *ingest);
+const struct store_counters *ingest_since_start(const struct ingest *ingest);
+
+/* Message of the last failed commit (borrowed; empty when none). */
+const char *ingest_last_error(const struct ingest *ingest);
+
+/* Closes the loop handles once nothing is waiting or in flight; on_closed then runs. */
+void ingest_close(struct ingest *ingest, void (*on_closed)(void *data));
+
+/* Frees the pipeline after ingest_close() completed; accepts NULL. */
+void ingest_free(struct ingest *ingest);
+
+#endif

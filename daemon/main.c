@@ -1,0 +1,297 @@
+/*
+ * carehubd: the carehub daemon.
+ *
+ *   carehubd -c FILE       run in the foreground
+ *   carehubd -n -c FILE    check FILE and exit
+ *
+ * main() reads the configuration, opens the database and binds the sockets,
+ * then runs one libuv loop until SIGTERM or SIGINT.  On either it stops
+ * taking requests, lets the events already received commit and be
+ * acknowledged, and exits 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+#include <zmq.h>
+
+#include "api.h"
+#include "bus.h"
+#include "config.h"
+#include "daemon.h"
+#include "ingest.h"
+#include "log.h"
+#include "store.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: carehubd [-n] -c FILE\n"
+                 "       carehubd -h | -V\n"
+                 "\n"
+                 "  -c, --config FILE   the configuration file (carehubd.conf)\n"
+                 "  -n, --check         check the configuration file and exit\n"
+                 "  -h, --help          show this help and exit\n"
+                 "  -V, --version       show the version and exit\n"
+                 "\n"
+                 "Exit status: 0 success, 1 a configuration or start-up error, 2 a usage "
+                 "error.\n");
+}
+
+static void
+on_bus_closed(struct bus *bus)
+{
+    struct daemon *daemon = bus->data;
+
+    daemon->api_open = false;
+}
+
+/* Everything received has been committed and answered: let the loop end. */
+static void
+on_ingest_closed(void *data)
+{
+    struct daemon *daemon = data;
+
+    log_info("all received events are committed and acknowledged; stopping");
+    if (daemon->api_open)
+        bus_close(&daemon->api, on_bus_closed);
+    uv_close((uv_handle_t *)&daemon->sigterm, NULL);
+    uv_close((uv_handle_t *)&daemon->sigint, NULL);
+}
+
+static void
+on_signal(uv_signal_t *handle, int signum)
+{
+    struct daemon *daemon = handle->loop->data;
+
+    if (daemon->stopping)
+        return;
+    log_info("received %s: no new requests; finishing %zu queued and %zu in-flight events",
+             strsignal(signum), ingest_waiting_events(daemon->ingest),
+             ingest_in_flight_events(daemon->ingest));
+    daemon->stopping = true;
+    bus_pause(&daemon->api);
+    ingest_close(daemon->ingest, on_ingest_closed);
+}
+
+static int
+set_int_option(void *socket, int option, int value)
+{
+    return zmq_setsockopt(socket, option, &value, sizeof(value)) < 0 ? -zmq_errno() : 0;
+}
+
+/* Creates and binds the API (ROUTER) and notification (PUB) sockets. */
+static int
+open_sockets(struct daemon *daemon)
+{
+    const struct config *config = &daemon->config;
+    int64_t max_size = config->max_message_bytes * 2 + 65536;
+    int r;
+
+    daemon->zmq = zmq_ctx_new();
+    if (daemon->zmq == NULL)
+        return -zmq_errno();
+    daemon->api_socket = zmq_socket(daemon->zmq, ZMQ_ROUTER);
+    daemon->notify_socket = zmq_socket(daemon->zmq, ZMQ_PUB);
+    if (daemon->api_socket == NULL || daemon->notify_socket == NULL)
+        return -zmq_errno();
+    /*
+     * A request over max_message_bytes still gets a readable error; one far
+     * over it (twice the limit) makes libzmq drop the connection before it
+     * is buffered, so memory stays bounded whatever a client sends.
+     */
+    if (zmq_setsockopt(daemon->api_socket, ZMQ_MAXMSGSIZE, &max_size, sizeof(max_size)) < 0)
+        return -zmq_errno();
+    if ((r = set_int_option(daemon->api_socket, ZMQ_ROUTER_MANDATORY, 1)) < 0 ||
+        (r = set_int_option(daemon->api_socket, ZMQ_SNDHWM, config->max_pending_replies)) < 0 ||
+        (r = set_int_option(daemon->api_socket, ZMQ_LINGER, 2000)) < 0 ||
+        (r = set_int_option(daemon->notify_socket, ZMQ_LINGER, 0)) < 0)
+        return r;
+    if (zmq_bind(daemon->api_socket, config->api_endpoint) < 0) {
+        r = -zmq_errno();
+        log_error("cannot bind api.endpoint %s: %s", config->api_endpoint, zmq_strerror(-r));
+        return r;
+    }
+    if (zmq_bind(daemon->notify_socket, config->notify_endpoint) < 0) {
+        r = -zmq_errno();
+        log_error("cannot bind notify.endpoint %s: %s", config->notify_endpoint, zmq_strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+static int
+check_only(const char *path)
+{
+    struct config config;
+    struct config_errors errors;
+
+    if (config_load(path, &config, &errors) < 0) {
+        for (int i = 0; i < errors.count && i < CONFIG_MAX_ERRORS; i++)
+            fprintf(stderr, "%s\n", errors.text[i]);
+        if (errors.count > CONFIG_MAX_ERRORS)
+            fprintf(stderr, "%s: %d more errors not shown\n", path,
+                    errors.count - CONFIG_MAX_ERRORS);
+        return 1;
+    }
+    config_free(&config);
+    printf("configuration OK\n");
+    return 0;
+}
+
+static int64_t
+wall_clock_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int
+run(const char *path)
+{
+    struct daemon daemon;
+    struct config_errors errors;
+    struct store_options options;
+    struct ingest_options ingest_options;
+    char message[512];
+    uv_loop_t loop;
+    int r, status = 1;
+
+    memset(&daemon, 0, sizeof(daemon));
+    log_init(LOG_INFO);
+    if (config_load(path, &daemon.config, &errors) < 0) {
+        for (int i = 0; i < errors.count && i < CONFIG_MAX_ERRORS; i++)
+            log_error("%s", errors.text[i]);
+        return 1;
+    }
+    log_set_level(daemon.config.log_level);
+    if (uv_loop_init(&loop) < 0) {
+        log_error("cannot start the event loop");
+        config_free(&daemon.config);
+        return 1;
+    }
+    loop.data = &daemon;
+    daemon.loop = &loop;
+
+    options.writer = true;
+    options.durable = daemon.config.durable;
+    options.cache_mb = daemon.config.cache_mb;
+    r = store_open(&daemon.writer, daemon.config.state_dir, &options, message, sizeof(message));
+    if (r == 0) {
+        options.writer = false;
+        r = store_open(&daemon.reader, daemon.config.state_dir, &options, message,
+                       sizeof(message));
+    }
+    if (r < 0) {
+        log_error("%s", message);
+        goto out;
+    }
+    if (!daemon.config.durable)
+        log_warning("storage.durable is false: acknowledged events can be lost on power failure "
+                    "(for benchmarks only)");
+    ingest_options.max_events = daemon.config.commit_max_events;
+    ingest_options.max_delay_ms = daemon.config.commit_max_delay_ms;
+    r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done,
+                   &daemon, message, sizeof(message));
+    if (r < 0) {
+        log_error("%s", message);
+        goto out;
+    }
+    r = open_sockets(&daemon);
+    if (r < 0) {
+        log_error("cannot open the sockets: %s", zmq_strerror(-r));
+        goto out;
+    }
+    r = bus_init(&daemon.api, &loop, daemon.api_socket, api_on_message, &daemon);
+    daemon.api_open = true;
+    if (r < 0) {
+        log_error("cannot watch the API socket: %s", uv_strerror(r));
+        goto out;
+    }
+    uv_signal_init(&loop, &daemon.sigterm);
+    uv_signal_init(&loop, &daemon.sigint);
+    uv_signal_start(&daemon.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&daemon.sigint, on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+
+    daemon.started_loop_ms = uv_now(&loop);
+    daemon.started_wall_ms = wall_clock_ms();
+    log_info("carehubd %s ready: %lld events stored, api %s, notify %s, database %s",
+             CAREHUB_VERSION, (long long)ingest_totals(daemon.ingest)->events_stored,
+             daemon.config.api_endpoint, daemon.config.notify_endpoint,
+             store_path(daemon.writer));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    status = 0;
+
+out:
+    if (daemon.api_open) {
+        bus_close(&daemon.api, on_bus_closed);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    if (daemon.ingest && !daemon.stopping) {
+        ingest_close(daemon.ingest, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    if (daemon.api_socket)
+        zmq_close(daemon.api_socket);
+    if (daemon.notify_socket)
+        zmq_close(daemon.notify_socket);
+    if (daemon.zmq)
+        zmq_ctx_term(daemon.zmq);
+    ingest_free(daemon.ingest);
+    store_close(daemon.reader);
+    store_close(daemon.writer);
+    uv_loop_close(&loop);
+    config_free(&daemon.config);
+    if (status == 0)
+        log_info("stopped");
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option long_options[] = {{"config", required_argument, NULL, 'c'},
+                                                 {"check", no_argument, NULL, 'n'},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {"version", no_argument, NULL, 'V'},
+                                                 {NULL, 0, NULL, 0}};
+    const char *path = NULL;
+    bool check = false;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:nhV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("carehubd %s\n", CAREHUB_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL || optind != argc) {
+        fprintf(stderr, "carehubd: %s\n",
+                path == NULL ? "-c FILE is required" : "unexpected argument");
+        usage(stderr);
+        return 2;
+    }
+    return check ? check_only(path) : run(path);
+}

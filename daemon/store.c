@@ -1,0 +1,704 @@
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+enum statement {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_EVENTS_EACH,
+    ST_EVENT_MATCHES,
+    ST_EVENT_INSERT,
+    ST_STAFF_GET,
+    ST_STAFF_PUT,
+    ST_TEAM_GET,
+    ST_TEAM_PUT,
+    ST_COUNTERS_ADD,
+    ST_COUNTERS_GET,
+    ST_STAFF_IN_TEAM,
+    ST_STAFF_WITH_MANAGER,
+    ST_TEAMS_WITH_PARENT,
+    ST_TEAMS_WITH_MANAGER,
+    ST_COUNT
+};
+
+#define STAFF_COLUMNS                                                                              \
+    "staff_id, name, role, team_id, manager_id, start_date, email, registration_body, "           \
+    "registration_number, registration_renewal, left_date"
+#define TEAM_COLUMNS "team_id, name, parent_id, manager_id"
+
+static const char *const statement_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_EVENTS_EACH] = "SELECT seq, hash FROM events ORDER BY seq",
+    [ST_EVENT_MATCHES] = "SELECT source = ?2 AND event_id = ?3 FROM events WHERE seq = ?1",
+    [ST_EVENT_INSERT] = "INSERT INTO events (hash, source, event_id, type, time_ms, received_ms, "
+                        "body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_STAFF_GET] = "SELECT " STAFF_COLUMNS " FROM staff WHERE staff_id = ?",
+    [ST_STAFF_PUT] = "INSERT OR REPLACE INTO staff (" STAFF_COLUMNS ", updated_seq) VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_TEAM_GET] = "SELECT " TEAM_COLUMNS " FROM teams WHERE team_id = ?",
+    [ST_TEAM_PUT] = "INSERT OR REPLACE INTO teams (" TEAM_COLUMNS ", updated_seq) VALUES "
+                    "(?, ?, ?, ?, ?)",
+    [ST_COUNTERS_ADD] = "UPDATE counters SET events_stored = events_stored + ?, "
+                        "events_duplicate = events_duplicate + ?, "
+                        "events_rejected = events_rejected + ?, staff_active = staff_active + ?, "
+                        "staff_left = staff_left + ?, teams = teams + ? WHERE id = 1",
+    [ST_COUNTERS_GET] = "SELECT events_stored, events_duplicate, events_rejected, staff_active, "
+                        "staff_left, teams FROM counters WHERE id = 1",
+    [ST_STAFF_IN_TEAM] = "SELECT " STAFF_COLUMNS " FROM staff WHERE team_id = ? AND left_date IS "
+                         "NULL ORDER BY name, staff_id",
+    [ST_STAFF_WITH_MANAGER] = "SELECT " STAFF_COLUMNS " FROM staff WHERE manager_id = ? AND "
+                              "left_date IS NULL ORDER BY name, staff_id",
+    [ST_TEAMS_WITH_PARENT] = "SELECT " TEAM_COLUMNS " FROM teams WHERE parent_id = ? ORDER BY "
+                             "name, team_id",
+    [ST_TEAMS_WITH_MANAGER] = "SELECT " TEAM_COLUMNS " FROM teams WHERE manager_id = ? ORDER BY "
+                              "name, team_id",
+};
+
+/*
+ * Forward migrations: migrations[n] takes a database from schema n to n + 1.
+ * A released entry is never edited; a change of schema appends one.
+ */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  hash INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  event_id TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  time_ms INTEGER,"
+    "  received_ms INTEGER NOT NULL,"
+    "  body TEXT NOT NULL);"
+    "CREATE TABLE teams ("
+    "  team_id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  parent_id TEXT,"
+    "  manager_id TEXT,"
+    "  updated_seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX teams_by_parent ON teams (parent_id) WHERE parent_id IS NOT NULL;"
+    "CREATE INDEX teams_by_manager ON teams (manager_id) WHERE manager_id IS NOT NULL;"
+    "CREATE TABLE staff ("
+    "  staff_id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  team_id TEXT NOT NULL,"
+    "  manager_id TEXT,"
+    "  start_date TEXT NOT NULL,"
+    "  email TEXT,"
+    "  registration_body TEXT,"
+    "  registration_number TEXT,"
+    "  registration_renewal TEXT,"
+    "  left_date TEXT,"
+    "  updated_seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX staff_by_team ON staff (team_id);"
+    "CREATE INDEX staff_by_manager ON staff (manager_id) WHERE manager_id IS NOT NULL;"
+    "CREATE TABLE counters ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  events_stored INTEGER NOT NULL, events_duplicate INTEGER NOT NULL,"
+    "  events_rejected INTEGER NOT NULL, staff_active INTEGER NOT NULL,"
+    "  staff_left INTEGER NOT NULL, teams INTEGER NOT NULL);"
+    "INSERT INTO counters VALUES (1, 0, 0, 0, 0, 0, 0);",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    char *wal_path;
+    sqlite3_stmt *statements[ST_COUNT];
+};
+
+static int
+map_error(int code)
+{
+    switch (code & 0xFF) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_READONLY:
+        return -EROFS;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return -EBADMSG;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    default:
+        return -EIO;
+    }
+}
+
+const char *
+store_error(struct store *store)
+{
+    return store && store->db ? sqlite3_errmsg(store->db) : "no database";
+}
+
+const char *
+store_path(struct store *store)
+{
+    return store->path;
+}
+
+static int
+exec(struct store *store, const char *sql)
+{
+    return map_error(sqlite3_exec(store->db, sql, NULL, NULL, NULL));
+}
+
+/* Reads one integer pragma; -EBADMSG when the file is not a database at all. */
+static int
+pragma_int(struct store *store, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(stmt, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return map_error(rc);
+}
+
+/* Checks what the file holds and brings its schema up to date. */
+static int
+check_and_migrate(struct store *store, char *message, size_t size)
+{
+    int64_t application_id = 0, version = 0, objects = 0;
+    int r;
+
+    r = pragma_int(store, "PRAGMA application_id", &application_id);
+    if (r == 0)
+        r = pragma_int(store, "PRAGMA user_version", &version);
+    if (r == 0)
+        r = pragma_int(store, "SELECT count(*) FROM sqlite_master", &objects);
+    if (r == -EBADMSG) {
+        snprintf(message, size, "%s is not a carehub database (it is not an SQLite database)",
+                 store->path);
+        return r;
+    }
+    if (r < 0) {
+        snprintf(message, size, "cannot read %s: %s", store->path, store_error(store));
+        return r;
+    }
+    if (application_id == 0 && version == 0 && objects == 0) {
+        r = exec(store, "PRAGMA application_id = 1128354373"); /* STORE_APPLICATION_ID */
+        if (r < 0) {
+            snprintf(message, size, "cannot initialise %s: %s", store->path, store_error(store));
+            return r;
+        }
+    } else if (application_id != STORE_APPLICATION_ID) {
+        snprintf(message, size,
+                 "%s is not a carehub database (it is an SQLite database of another "
+                 "application); move it away or choose another state_dir",
+                 store->path);
+        return -EBADMSG;
+    } else if (version > STORE_SCHEMA_VERSION) {
+        snprintf(message, size,
+                 "%s was written by a newer carehub (schema version %lld; this version "
+                 "understands up to %d); upgrade carehubd or restore an older backup",
+                 store->path, (long long)version, STORE_SCHEMA_VERSION);
+        return -EPROTONOSUPPORT;
+    }
+    for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++) {
+        char set_version[64];
+        snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %lld",
+                 (long long)(v + 1));
+        r = exec(store, "BEGIN IMMEDIATE");
+        if (r == 0)
+            r = exec(store, migrations[v]);
+        if (r == 0)
+            r = exec(store, set_version);
+        if (r == 0)
+            r = exec(store, "COMMIT");
+        if (r < 0) {
+            snprintf(message, size, "cannot migrate %s to schema version %lld: %s", store->path,
+                     (long long)(v + 1), store_error(store));
+            exec(store, "ROLLBACK");
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* Makes state_dir if it is missing and checks that it can be written. */
+static int
+prepare_state_dir(const char *state_dir, char *message, size_t size)
+{
+    struct stat st;
+
+    if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
+        int r = -errno;
+        snprintf(message, size, "state_dir %s cannot be created: %s", state_dir, strerror(errno));
+        return r;
+    }
+    if (stat(state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(message, size, "state_dir %s is not a directory", state_dir);
+        return -ENOTDIR;
+    }
+    if (access(state_dir, W_OK | X_OK) < 0) {
+        int r = -errno;
+        snprintf(message, size, "state_dir %s cannot be written: %s", state_dir, strerror(errno));
+        return r;
+    }
+    return 0;
+}
+
+int
+store_open(struct store **out, const char *state_dir, const struct store_options *options,
+           char *message, size_t size)
+{
+    struct store *store = calloc(1, sizeof(*store));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    char pragma[128];
+    int r;
+
+    *out = NULL;
+    if (store == NULL)
+        return -ENOMEM;
+    if (options->writer) {
+        r = prepare_state_dir(state_dir, message, size);
+        if (r < 0)
+            goto fail;
+        flags |= SQLITE_OPEN_CREATE;
+    }
+    if (asprintf(&store->path, "%s/carehub.db", state_dir) < 0 ||
+        asprintf(&store->wal_path, "%s/carehub.db-wal", state_dir) < 0) {
+        store->path = store->wal_path = NULL;
+        r = -ENOMEM;
+        goto fail;
+    }
+    r = map_error(sqlite3_open_v2(store->path, &store->db, flags, NULL));
+    if (r < 0) {
+        snprintf(message, size, "cannot open %s: %s", store->path, store_error(store));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(store->db, 1);
+    sqlite3_busy_timeout(store->db, 5000);
+    if (options->writer) {
+        r = check_and_migrate(store, message, size);
+        if (r < 0)
+            goto fail;
+    }
+    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = -%d", options->cache_mb * 1024);
+    r = exec(store, "PRAGMA journal_mode = WAL");
+    if (r == 0)
+        r = exec(store, options->durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF");
+    if (r == 0)
+        r = exec(store, pragma);
+    if (r == 0 && !options->writer)
+        r = exec(store, "PRAGMA query_only = 1");
+    if (r < 0) {
+        snprintf(message, size, "cannot configure %s: %s", store->path, store_error(store));
+        goto fail;
+    }
+    if (!options->writer) {
+        int64_t version = 0;
+        r = pragma_int(store, "PRAGMA user_version", &version);
+        if (r == 0 && version != STORE_SCHEMA_VERSION)
+            r = -EPROTONOSUPPORT;
+        if (r < 0) {
+            snprintf(message, size, "%s is not a carehub database of schema version %d",
+                     store->path, STORE_SCHEMA_VERSION);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < ST_COUNT; i++) {
+        r = map_error(sqlite3_prepare_v3(store->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                         &store->statements[i], NULL));
+        if (r < 0) {
+            snprintf(message, size, "cannot prepare a statement on %s: %s", store->path,
+                     store_error(store));
+            goto fail;
+        }
+    }
+    *out = store;
+    return 0;
+fail:
+    store_close(store);
+    return r;
+}
+
+void
+store_close(struct store *store)
+{
+    if (store == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(store->statements[i]);
+    sqlite3_close(store->db);
+    free(store->path);
+    free(store->wal_path);
+    free(store);
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int
+step_done(sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step(stmt);
+    int r = rc == SQLITE_DONE ? 0 : map_error(rc);
+
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_ROW ? -EIO : r;
+}
+
+int
+store_begin(struct store *store)
+{
+    return step_done(store->statements[ST_BEGIN]);
+}
+
+int
+store_commit(struct store *store)
+{
+    return step_done(store->statements[ST_COMMIT]);
+}
+
+void
+store_rollback(struct store *store)
+{
+    if (!sqlite3_get_autocommit(store->db))
+        step_done(store->statements[ST_ROLLBACK]);
+}
+
+int
+store_events_each(struct store *store, int (*visit)(void *context, int64_t seq, uint64_t hash),
+                  void *context)
+{
+    sqlite3_stmt *stmt = store->statements[ST_EVENTS_EACH];
+    int rc, r = 0;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        r = visit(context, sqlite3_column_int64(stmt, 0), (uint64_t)sqlite3_column_int64(stmt, 1));
+        if (r != 0)
+            break;
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = map_error(rc);
+    sqlite3_reset(stmt);
+    return r;
+}
+
+int
+store_event_matches(struct store *store, int64_t seq, const char *source, const char *id)
+{
+    sqlite3_stmt *stmt = store->statements[ST_EVENT_MATCHES];
+    int rc, r;
+
+    sqlite3_bind_int64(stmt, 1, seq);
+    sqlite3_bind_text(stmt, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        r = sqlite3_column_int(stmt, 0) ? 1 : 0;
+    else
+        r = rc == SQLITE_DONE ? 0 : map_error(rc);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return r;
+}
+
+int
+store_event_insert(struct store *store, uint64_t hash, const struct event *event,
+                   int64_t received_ms, const char *body, int64_t *seq)
+{
+    sqlite3_stmt *stmt = store->statements[ST_EVENT_INSERT];
+    int r;
+
+    sqlite3_bind_int64(stmt, 1, (int64_t)hash);
+    sqlite3_bind_text(stmt, 2, event->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, event->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, event_type_name(event->type), -1, SQLITE_STATIC);
+    if (event->has_time)
+        sqlite3_bind_int64(stmt, 5, event->time_ms);
+    else
+        sqlite3_bind_null(stmt, 5);
+    sqlite3_bind_int64(stmt, 6, received_ms);
+    sqlite3_bind_text(stmt, 7, body, -1, SQLITE_STATIC);
+    r = step_done(stmt);
+    if (r == 0)
+        *seq = sqlite3_last_insert_rowid(store->db);
+    return r;
+}
+
+/* Binds text, or NULL for an empty string (an unset optional field). */
+static void
+bind_optional(sqlite3_stmt *stmt, int index, const char *text)
+{
+    if (text[0] == '\0')
+        sqlite3_bind_null(stmt, index);
+    else
+        sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
+}
+
+static void
+column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+
+    snprintf(field, size, "%s", text ? (const char *)text : "");
+}
+
+#define COPY(stmt, column, record, name) column_copy(stmt, column, record->name, sizeof(record->name))
+
+static void
+read_staff(sqlite3_stmt *stmt, struct dir_staff *out)
+{
+    COPY(stmt, 0, out, staff_id);
+    COPY(stmt, 1, out, name);
+    COPY(stmt, 2, out, role);
+    COPY(stmt, 3, out, team_id);
+    COPY(stmt, 4, out, manager_id);
+    COPY(stmt, 5, out, start_date);
+    COPY(stmt, 6, out, email);
+    COPY(stmt, 7, out, registration_body);
+    COPY(stmt, 8, out, registration_number);
+    COPY(stmt, 9, out, registration_renewal);
+    COPY(stmt, 10, out, left_date);
+}
+
+static void
+read_team(sqlite3_stmt *stmt, struct dir_team *out)
+{
+    COPY(stmt, 0, out, team_id);
+    COPY(stmt, 1, out, name);
+    COPY(stmt, 2, out, parent_id);
+    COPY(stmt, 3, out, manager_id);
+}
+
+int
+store_staff_get(struct store *store, const char *staff_id, struct dir_staff *out)
+{
+    sqlite3_stmt *stmt = store->statements[ST_STAFF_GET];
+    int rc, r;
+
+    sqlite3_bind_text(stmt, 1, staff_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        read_staff(stmt, out);
+        r = 0;
+    } else {
+        r = rc == SQLITE_DONE ? -ENOENT : map_error(rc);
+    }
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return r;
+}
+
+int
+store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq)
+{
+    sqlite3_stmt *stmt = store->statements[ST_STAFF_PUT];
+
+    sqlite3_bind_text(stmt, 1, staff->staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, staff->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, staff->role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, staff->team_id, -1, SQLITE_STATIC);
+    bind_optional(stmt, 5, staff->manager_id);
+    sqlite3_bind_text(stmt, 6, staff->start_date, -1, SQLITE_STATIC);
+    bind_optional(stmt, 7, staff->email);
+    bind_optional(stmt, 8, staff->registration_body);
+    bind_optional(stmt, 9, staff->registration_number);
+    bind_optional(stmt, 10, staff->registration_renewal);
+    bind_optional(stmt, 11, staff->left_date);
+    sqlite3_bind_int64(stmt, 12, seq);
+    return step_done(stmt);
+}
+
+int
+store_team_get(struct store *store, const char *team_id, struct dir_team *out)
+{
+    sqlite3_stmt *stmt = store->statements[ST_TEAM_GET];
+    int rc, r;
+
+    sqlite3_bind_text(stmt, 1, team_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        read_team(stmt, out);
+        r = 0;
+    } else {
+        r = rc == SQLITE_DONE ? -ENOENT : map_error(rc);
+    }
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return r;
+}
+
+int
+store_team_put(struct store *store, const struct dir_team *team, int64_t seq)
+{
+    sqlite3_stmt *stmt = store->statements[ST_TEAM_PUT];
+
+    sqlite3_bind_text(stmt, 1, team->team_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, team->name, -1, SQLITE_STATIC);
+    bind_optional(stmt, 3, team->parent_id);
+    bind_optional(stmt, 4, team->manager_id);
+    sqlite3_bind_int64(stmt, 5, seq);
+    return step_done(stmt);
+}
+
+static int
+source_get_staff(void *context, const char *staff_id, struct dir_staff *out)
+{
+    return store_staff_get(context, staff_id, out);
+}
+
+static int
+source_get_team(void *context, const char *team_id, struct dir_team *out)
+{
+    return store_team_get(context, team_id, out);
+}
+
+void
+store_directory_source(struct store *store, struct directory_source *out)
+{
+    out->context = store;
+    out->get_staff = source_get_staff;
+    out->get_team = source_get_team;
+}
+
+int
+store_counters_add(struct store *store, const struct store_counters *delta)
+{
+    sqlite3_stmt *stmt = store->statements[ST_COUNTERS_ADD];
+
+    sqlite3_bind_int64(stmt, 1, delta->events_stored);
+    sqlite3_bind_int64(stmt, 2, delta->events_duplicate);
+    sqlite3_bind_int64(stmt, 3, delta->events_rejected);
+    sqlite3_bind_int64(stmt, 4, delta->staff_active);
+    sqlite3_bind_int64(stmt, 5, delta->staff_left);
+    sqlite3_bind_int64(stmt, 6, delta->teams);
+    return step_done(stmt);
+}
+
+int
+store_counters_get(struct store *store, struct store_counters *out)
+{
+    sqlite3_stmt *stmt = store->statements[ST_COUNTERS_GET];
+    int rc = sqlite3_step(stmt);
+    int r = 0;
+
+    if (rc == SQLITE_ROW) {
+        out->events_stored = sqlite3_column_int64(stmt, 0);
+        out->events_duplicate = sqlite3_column_int64(stmt, 1);
+        out->events_rejected = sqlite3_column_int64(stmt, 2);
+        out->staff_active = sqlite3_column_int64(stmt, 3);
+        out->staff_left = sqlite3_column_int64(stmt, 4);
+        out->teams = sqlite3_column_int64(stmt, 5);
+    } else {
+        r = rc == SQLITE_DONE ? -ENOENT : map_error(rc);
+    }
+    sqlite3_reset(stmt);
+    return r;
+}
+
+static int
+query_staff(struct store *store, enum statement which, const char *key, store_staff_visit visit,
+            void *context)
+{
+    sqlite3_stmt *stmt = store->statements[which];
+    struct dir_staff staff;
+    int rc, r = 0;
+
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        read_staff(stmt, &staff);
+        r = visit(context, &staff);
+        if (r != 0)
+            break;
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = map_error(rc);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return r;
+}
+
+static int
+query_teams(struct store *store, enum statement which, const char *key, store_team_visit visit,
+            void *context)
+{
+    sqlite3_stmt *stmt = store->statements[which];
+    struct dir_team team;
+    int rc, r = 0;
+
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        read_team(stmt, &team);
+        r = visit(context, &team);
+        if (r != 0)
+            break;
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = map_error(rc);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return r;
+}
+
+int
+store_staff_in_team(struct store *store, const char *team_id, store_staff_visit visit,
+                    void *context)
+{
+    return query_staff(store, ST_STAFF_IN_TEAM, team_id, visit, context);
+}
+
+int
+store_staff_with_manager(struct store *store, const char *manager_id, store_staff_visit visit,
+                         void *context)
+{
+    return query_staff(store, ST_STAFF_WITH_MANAGER, manager_id, visit, context);
+}
+
+int
+store_teams_with_parent(struct store *store, const char *team_id, store_team_visit visit,
+                        void *context)
+{
+    return query_teams(store, ST_TEAMS_WITH_PARENT, team_id, visit, context);
+}
+
+int
+store_teams_with_manager(struct store *store, const char *manager_id, store_team_visit visit,
+                         void *context)
+{
+    return query_teams(store, ST_TEAMS_WITH_MANAGER, manager_id, visit, context);
+}
+
+int64_t
+store_size_bytes(struct store *store)
+{
+    struct stat st;
+    int64_t total = 0;
+
+    if (stat(store->path, &st) == 0)
+        total += st.st_size;
+    if (stat(store->wal_path, &st) == 0)
+        total += st.st_size;
+    return total;
+}
