@@ -109,7 +109,8 @@ required_id(struct daemon *daemon, const struct bus_route *route, const cJSON *r
 
     if (value != NULL && value[0] != '\0' && strlen(value) <= EVENT_ID_MAX)
         return value;
-    snprintf(message, sizeof(message), "this op needs \"%s\", a non-empty string of at most %d "
+    snprintf(message, sizeof(message),
+             "this op needs \"%s\", a non-empty string of at most %d "
              "bytes",
              name, EVENT_ID_MAX);
     send_error(daemon, route, id, WIRE_E_BAD_REQUEST, message);
@@ -211,16 +212,30 @@ op_staff(struct daemon *daemon, const struct bus_route *route, const cJSON *requ
     send_reply(daemon, route, reply);
 }
 
+/* The state of one "team" query. */
+struct team_listing {
+    struct directory_source source;
+    cJSON *members;
+};
+
 static int
 add_member(void *context, const struct dir_staff *staff)
 {
+    struct team_listing *listing = context;
     cJSON *member = cJSON_CreateObject();
+    char manager_id[DIR_ID_SIZE];
+    enum dir_via via;
 
+    if (directory_manager_of(&listing->source, staff, manager_id, &via) < 0) {
+        manager_id[0] = '\0';
+        via = DIR_VIA_NONE;
+    }
     cJSON_AddStringToObject(member, "staff_id", staff->staff_id);
     cJSON_AddStringToObject(member, "name", staff->name);
     cJSON_AddStringToObject(member, "role", staff->role);
-    add_optional(member, "manager_id", staff->manager_id);
-    cJSON_AddItemToArray(context, member);
+    add_optional(member, "manager_id", manager_id);
+    add_optional(member, "manager_via", via == DIR_VIA_NONE ? "" : directory_via_name(via));
+    cJSON_AddItemToArray(listing->members, member);
     return 0;
 }
 
@@ -237,8 +252,7 @@ add_sub_team(void *context, const struct dir_team *team)
 }
 
 static void
-op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
-        const cJSON *id)
+op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *request, const cJSON *id)
 {
     const char *team_id = required_id(daemon, route, request, id, "team_id");
     struct dir_team team;
@@ -256,14 +270,16 @@ op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *reque
     object = cJSON_AddObjectToObject(reply, "team");
     members = cJSON_AddArrayToObject(reply, "members");
     subs = cJSON_AddArrayToObject(reply, "sub_teams");
+    if (r == -ENOENT)
+        memset(&team, 0, sizeof(team));
     cJSON_AddStringToObject(object, "team_id", team_id);
-    if (r == 0) {
-        cJSON_AddStringToObject(object, "name", team.name);
-        add_optional(object, "parent_id", team.parent_id);
-        add_optional(object, "manager_id", team.manager_id);
-    }
+    add_optional(object, "name", team.name);
+    add_optional(object, "parent_id", team.parent_id);
+    add_optional(object, "manager_id", team.manager_id);
     cJSON_AddBoolToObject(object, "known", r == 0);
-    int q = store_staff_in_team(daemon->reader, team_id, add_member, members);
+    struct team_listing listing = {.members = members};
+    store_directory_source(daemon->reader, &listing.source);
+    int q = store_staff_in_team(daemon->reader, team_id, add_member, &listing);
     if (q == 0)
         q = store_teams_with_parent(daemon->reader, team_id, add_sub_team, subs);
     if (q < 0) {
@@ -571,6 +587,24 @@ static const struct {
     {"reports", op_reports},
 };
 
+/* Parses a frame that must hold one JSON value and nothing after it but white space. */
+static cJSON *
+parse_whole(const char *text, size_t size)
+{
+    const char *end = NULL;
+    cJSON *value = cJSON_ParseWithLengthOpts(text, size, &end, false);
+
+    if (value == NULL)
+        return NULL;
+    for (; end < text + size; end++) {
+        if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
+            cJSON_Delete(value);
+            return NULL;
+        }
+    }
+    return value;
+}
+
 void
 api_on_message(struct bus *bus, struct bus_message *message)
 {
@@ -604,7 +638,7 @@ api_on_message(struct bus *bus, struct bus_message *message)
         send_error(daemon, &route, NULL, WIRE_E_BAD_UTF8, "the request is not valid UTF-8");
         return;
     }
-    request = cJSON_ParseWithLength(text, size);
+    request = parse_whole(text, size);
     if (request == NULL) {
         send_error(daemon, &route, NULL, WIRE_E_BAD_JSON, "the request is not well-formed JSON");
         return;

@@ -52,8 +52,7 @@ struct bus {
  * completes).  on_message may be NULL for a send-only socket.  Returns 0 or a
  * negative errno-style code.
  */
-int bus_init(struct bus *bus, uv_loop_t *loop, void *socket, bus_message_cb on_message,
-             void *data);
+int bus_init(struct bus *bus, uv_loop_t *loop, void *socket, bus_message_cb on_message, void *data);
 
 /* Stops taking messages (they wait in ZeroMQ's queue) until bus_resume(). */
 void bus_pause(struct bus *bus);

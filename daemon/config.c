@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum key_kind { KEY_GROUP, KEY_STRING, KEY_INT, KEY_BOOL, KEY_TIMEZONE, KEY_LOG_LEVEL };
@@ -55,8 +56,11 @@ static const struct key_spec keys[] = {
 static const struct {
     const char *name;
     int level;
-} log_levels[] = {{"error", LOG_ERR},   {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-                  {"info", LOG_INFO},   {"debug", LOG_DEBUG}};
+} log_levels[] = {{"error", LOG_ERR},
+                  {"warning", LOG_WARNING},
+                  {"notice", LOG_NOTICE},
+                  {"info", LOG_INFO},
+                  {"debug", LOG_DEBUG}};
 
 static void __attribute__((format(printf, 4, 5)))
 add_error(struct config_errors *errors, const char *file, int line, const char *fmt, ...)
@@ -101,6 +105,7 @@ timezone_exists(const char *name)
 {
     const char *dir = getenv("TZDIR");
     char path[512];
+    struct stat st;
 
     if (name[0] == '\0' || name[0] == '/' || strstr(name, "..") != NULL)
         return false;
@@ -109,7 +114,7 @@ timezone_exists(const char *name)
               (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
             return false;
     snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
-    return access(path, R_OK) == 0;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
 }
 
 static const char *
@@ -173,6 +178,8 @@ store_value(struct config *out, const struct key_spec *spec, config_setting_t *s
     char *field = (char *)out + spec->offset;
     int line = (int)config_setting_source_line(setting);
 
+    if (config_setting_source_file(setting) != NULL)
+        file = config_setting_source_file(setting); /* an @include'd file */
     switch (spec->kind) {
     case KEY_GROUP:
         break;
@@ -237,6 +244,8 @@ check_group(struct config *out, config_setting_t *group, const char *prefix, con
         config_setting_t *setting = config_setting_get_elem(group, (unsigned)i);
         const char *name = config_setting_name(setting);
         int line = (int)config_setting_source_line(setting);
+        const char *where =
+            config_setting_source_file(setting) ? config_setting_source_file(setting) : file;
         char path[256];
         const struct key_spec *spec;
         int type = config_setting_type(setting);
@@ -244,13 +253,13 @@ check_group(struct config *out, config_setting_t *group, const char *prefix, con
         snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", name ? name : "?");
         spec = find_key(path);
         if (spec == NULL) {
-            add_error(errors, file, line, "%s: unknown key", path);
+            add_error(errors, where, line, "%s: unknown key", path);
             continue;
         }
         if (type == CONFIG_TYPE_INT64)
             type = CONFIG_TYPE_INT;
         if (type != expected_type(spec->kind)) {
-            add_error(errors, file, line, "%s: must be %s, not %s", path,
+            add_error(errors, where, line, "%s: must be %s, not %s", path,
                       expected_name(spec->kind), type_name(config_setting_type(setting)));
             continue;
         }
@@ -292,6 +301,21 @@ set_defaults(struct config *out)
     }
 }
 
+/* Why a file libconfig could not read cannot be read (libconfig keeps no errno). */
+static const char *
+read_failure(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return strerror(errno);
+    if (S_ISDIR(st.st_mode))
+        return strerror(EISDIR);
+    if (access(path, R_OK) < 0)
+        return strerror(errno);
+    return "it could not be read";
+}
+
 int
 config_load(const char *path, struct config *out, struct config_errors *errors)
 {
@@ -302,7 +326,7 @@ config_load(const char *path, struct config *out, struct config_errors *errors)
     config_init(&parsed);
     if (config_read_file(&parsed, path) != CONFIG_TRUE) {
         if (config_error_type(&parsed) == CONFIG_ERR_FILE_IO)
-            add_error(errors, path, 0, "cannot read the file: %s", strerror(errno));
+            add_error(errors, path, 0, "cannot read the file: %s", read_failure(path));
         else
             add_error(errors, path, config_error_line(&parsed), "syntax error: %s",
                       config_error_text(&parsed));
@@ -319,7 +343,8 @@ config_load(const char *path, struct config *out, struct config_errors *errors)
             if (dot) {
                 char group[64];
                 snprintf(group, sizeof(group), "%.*s", (int)(dot - keys[i].path), keys[i].path);
-                if (config_lookup(&parsed, group) == NULL)
+                config_setting_t *parent = config_lookup(&parsed, group);
+                if (parent == NULL || !config_setting_is_group(parent))
                     continue;
             }
             add_error(errors, path, 0, "%s: required key is missing", keys[i].path);

@@ -87,8 +87,8 @@ directory_manager_of(const struct directory_source *source, const struct dir_sta
     }
     memcpy(team_id, staff->team_id, DIR_ID_SIZE);
     for (int depth = 0; team_id[0] != '\0'; depth++) {
-        if (depth >= DIR_DEPTH_MAX)
-            return -ELOOP;
+        if (depth > DIR_DEPTH_MAX)
+            return -ELOOP; /* directory_check_team_tree() keeps trees within this */
         int r = source->get_team(source->context, team_id, &team);
         if (r == -ENOENT)
             return -ENOENT;

@@ -145,7 +145,8 @@ check_date_text(const char *type, const char *name, const cJSON *item, struct ev
         return reject(error, "bad_field", "%s: \"%s\" must be a date written YYYY-MM-DD", type,
                       name);
     if (timefmt_parse_date(item->valuestring, &date) < 0)
-        return reject(error, "bad_date", "%s: \"%s\" is \"%.40s\", which is not a real date "
+        return reject(error, "bad_date",
+                      "%s: \"%s\" is \"%.40s\", which is not a real date "
                       "written YYYY-MM-DD",
                       type, name, item->valuestring);
     return 0;

@@ -42,7 +42,7 @@ struct ingest {
     struct store_counters totals;
     struct store_counters since_start;
 
-    uv_check_t check;
+    uv_prepare_t prepare;
     uv_timer_t delay;
     int open_handles;
     bool closing;
@@ -178,8 +178,9 @@ chain_verdict(struct ingest_item *item, int r)
         return 1;
     }
     if (r == -E2BIG) {
-        reject_item(item, "chain_too_deep", "this change would make the management chain "
-                                            "deeper than 64 levels");
+        reject_item(item, "chain_too_deep",
+                    "this change would make the management chain "
+                    "deeper than 64 levels");
         return 1;
     }
     return r;
@@ -297,10 +298,15 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
             reject_item(item, "self_managed", "a staff member cannot be their own line manager");
             return 1;
         }
-        directory_overlay_init(&overlay, &base, staff, NULL);
-        r = directory_check_chain(&overlay.source, staff->staff_id);
-        if (r < 0)
-            return chain_verdict(item, r);
+        /* Only a new manager or team can change who someone reports to. */
+        if (item->event.type == EVENT_STAFF_HIRED ||
+            cJSON_GetObjectItemCaseSensitive(data, "manager_id") != NULL ||
+            cJSON_GetObjectItemCaseSensitive(data, "team_id") != NULL) {
+            directory_overlay_init(&overlay, &base, staff, NULL);
+            r = directory_check_chain(&overlay.source, staff->staff_id);
+            if (r < 0)
+                return chain_verdict(item, r);
+        }
         *write_staff = true;
         return 0;
     default:
@@ -379,8 +385,7 @@ write_batch(uv_work_t *work)
     if (r == 0)
         r = store_commit(ingest->writer);
     if (r < 0) {
-        snprintf(ingest->last_error, sizeof(ingest->last_error), "%s",
-                 store_error(ingest->writer));
+        snprintf(ingest->last_error, sizeof(ingest->last_error), "%s", store_error(ingest->writer));
         store_rollback(ingest->writer);
         for (size_t i = ingest->batch_hash_count; i-- > 0;)
             dedup_remove(&ingest->dedup, ingest->batch_hashes[2 * i],
@@ -475,7 +480,7 @@ dispatch(struct ingest *ingest)
     if (needed > ingest->batch_hash_capacity) {
         uint64_t *hashes = realloc(ingest->batch_hashes, needed * sizeof(*hashes));
         if (hashes == NULL)
-            return; /* retried on the next loop iteration by the check handle */
+            return; /* retried on the next loop iteration by the prepare handle */
         ingest->batch_hashes = hashes;
         ingest->batch_hash_capacity = needed;
     }
@@ -497,9 +502,9 @@ dispatch(struct ingest *ingest)
 }
 
 static void
-on_check(uv_check_t *check)
+on_prepare(uv_prepare_t *prepare)
 {
-    dispatch(check->data);
+    dispatch(prepare->data);
 }
 
 int
@@ -529,14 +534,19 @@ ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
         ingest_free(ingest);
         return r;
     }
-    uv_check_init(loop, &ingest->check);
+    /*
+     * Waiting requests go to the writer just before the loop blocks for I/O:
+     * by then this turn's messages have all been read, so requests that
+     * arrived together share a transaction.
+     */
+    uv_prepare_init(loop, &ingest->prepare);
     uv_timer_init(loop, &ingest->delay);
-    ingest->check.data = ingest;
+    ingest->prepare.data = ingest;
     ingest->delay.data = ingest;
     ingest->open_handles = 2;
-    uv_check_start(&ingest->check, on_check);
-    /* The check handle alone must not keep the loop alive. */
-    uv_unref((uv_handle_t *)&ingest->check);
+    uv_prepare_start(&ingest->prepare, on_prepare);
+    /* The prepare handle alone must not keep the loop alive. */
+    uv_unref((uv_handle_t *)&ingest->prepare);
     *out = ingest;
     return 0;
 }
@@ -615,9 +625,9 @@ maybe_close(struct ingest *ingest)
 {
     if (!ingest->closing || ingest->busy || ingest->queue_head != NULL)
         return;
-    if (uv_is_closing((uv_handle_t *)&ingest->check))
+    if (uv_is_closing((uv_handle_t *)&ingest->prepare))
         return;
-    uv_close((uv_handle_t *)&ingest->check, on_handle_closed);
+    uv_close((uv_handle_t *)&ingest->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&ingest->delay, on_handle_closed);
 }
 

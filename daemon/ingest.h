@@ -44,10 +44,10 @@ struct ingest_item {
 struct ingest_request {
     struct ingest_request *next;
     struct bus_route route;
-    cJSON *root;        /* owned: the parsed request, which the items borrow from */
-    const cJSON *id;    /* borrowed from root */
-    uint64_t arrived;   /* uv_now() when received */
-    int failed;         /* 0, or the negative code of the batch's failed commit */
+    cJSON *root;      /* owned: the parsed request, which the items borrow from */
+    const cJSON *id;  /* borrowed from root */
+    uint64_t arrived; /* uv_now() when received */
+    int failed;       /* 0, or the negative code of the batch's failed commit */
     int count;
     struct ingest_item items[];
 };
@@ -68,8 +68,8 @@ struct ingest_options {
  * message.
  */
 int ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
-               const struct ingest_options *options, ingest_done_cb done, void *data,
-               char *message, size_t message_size);
+               const struct ingest_options *options, ingest_done_cb done, void *data, char *message,
+               size_t message_size);
 
 /* Allocates a request with room for count items, all zeroed. */
 struct ingest_request *ingest_request_new(int count);

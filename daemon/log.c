@@ -15,7 +15,7 @@ static struct {
     int max_level;
 } logger = {false, LOG_INFO};
 
-static const char *const level_names[] = {"emerg", "alert", "crit",   "error",
+static const char *const level_names[] = {"emerg", "alert", "crit", "error",
                                           "warn",  "note",  "info", "debug"};
 
 void
@@ -50,8 +50,8 @@ log_msg(int level, const char *fmt, ...)
         clock_gettime(CLOCK_REALTIME, &now);
         localtime_r(&now.tv_sec, &tm);
         used = (int)strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-        used += snprintf(line + used, sizeof(line) - (size_t)used, ".%03ld carehubd %s: ",
-                         now.tv_nsec / 1000000, level_names[level]);
+        used += snprintf(line + used, sizeof(line) - (size_t)used,
+                         ".%03ld carehubd %s: ", now.tv_nsec / 1000000, level_names[level]);
     }
     va_start(ap, fmt);
     vsnprintf(line + used, sizeof(line) - (size_t)used, fmt, ap);

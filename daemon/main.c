@@ -187,8 +187,7 @@ run(const char *path)
     r = store_open(&daemon.writer, daemon.config.state_dir, &options, message, sizeof(message));
     if (r == 0) {
         options.writer = false;
-        r = store_open(&daemon.reader, daemon.config.state_dir, &options, message,
-                       sizeof(message));
+        r = store_open(&daemon.reader, daemon.config.state_dir, &options, message, sizeof(message));
     }
     if (r < 0) {
         log_error("%s", message);
@@ -199,8 +198,8 @@ run(const char *path)
                     "(for benchmarks only)");
     ingest_options.max_events = daemon.config.commit_max_events;
     ingest_options.max_delay_ms = daemon.config.commit_max_delay_ms;
-    r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done,
-                   &daemon, message, sizeof(message));
+    r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done, &daemon,
+                   message, sizeof(message));
     if (r < 0) {
         log_error("%s", message);
         goto out;
@@ -226,8 +225,7 @@ run(const char *path)
     daemon.started_wall_ms = wall_clock_ms();
     log_info("carehubd %s ready: %lld events stored, api %s, notify %s, database %s",
              CAREHUB_VERSION, (long long)ingest_totals(daemon.ingest)->events_stored,
-             daemon.config.api_endpoint, daemon.config.notify_endpoint,
-             store_path(daemon.writer));
+             daemon.config.api_endpoint, daemon.config.notify_endpoint, store_path(daemon.writer));
     uv_run(&loop, UV_RUN_DEFAULT);
     status = 0;
 

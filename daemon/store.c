@@ -31,7 +31,7 @@ enum statement {
 };
 
 #define STAFF_COLUMNS                                                                              \
-    "staff_id, name, role, team_id, manager_id, start_date, email, registration_body, "           \
+    "staff_id, name, role, team_id, manager_id, start_date, email, registration_body, "            \
     "registration_number, registration_renewal, left_date"
 #define TEAM_COLUMNS "team_id, name, parent_id, manager_id"
 
@@ -307,7 +307,8 @@ store_open(struct store **out, const char *state_dir, const struct store_options
     snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = -%d", options->cache_mb * 1024);
     r = exec(store, "PRAGMA journal_mode = WAL");
     if (r == 0)
-        r = exec(store, options->durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF");
+        r = exec(store,
+                 options->durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF");
     if (r == 0)
         r = exec(store, pragma);
     if (r == 0 && !options->writer)
@@ -465,7 +466,8 @@ column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size)
     snprintf(field, size, "%s", text ? (const char *)text : "");
 }
 
-#define COPY(stmt, column, record, name) column_copy(stmt, column, record->name, sizeof(record->name))
+#define COPY(stmt, column, record, name)                                                           \
+    column_copy(stmt, column, record->name, sizeof(record->name))
 
 static void
 read_staff(sqlite3_stmt *stmt, struct dir_staff *out)

@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""Lifecycle: SIGTERM while carehub-pub and a second publisher are loading
+the daemon.  The daemon finishes what is in flight and exits 0 (no leak
+report); every event acknowledged before it exited is in the database; a
+restart keeps the totals; carehub-pub reconnects and completes."""
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import zmq  # noqa: E402
+
+import harness as h  # noqa: E402
+
+LOAD = int(os.environ.get("CAREHUB_E2E_LIFECYCLE_EVENTS", "50000"))
+BATCH = 50
+WINDOW_BATCHES = 10
+ACKS_BEFORE_SIGTERM = 20  # batches of the Python publisher
+
+
+class TrackedPublisher:
+    """A DEALER publisher that keeps a window of batches in flight and records
+    exactly which events were acknowledged."""
+
+    def __init__(self, endpoint):
+        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.monitor = self.sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self.sock.connect(endpoint)
+        self.in_flight = {}
+        self.acked = set()  # (source, id)
+        self.refused = 0    # error replies (e.g. unavailable while stopping)
+        self.acks = 0
+        self.n = 0
+
+    def close(self):
+        if self.sock.closed:
+            return
+        self.sock.disable_monitor()
+        self.monitor.close(0)
+        self.sock.close(0)
+
+    def fill(self):
+        while len(self.in_flight) < WINDOW_BATCHES:
+            events = [h.filler_event(self.n + k, source="tracked") for k in range(BATCH)]
+            self.n += BATCH
+            rid = "t%d" % self.n
+            self.sock.send_multipart([b"", json.dumps(
+                {"op": "publish", "id": rid, "events": events}).encode()])
+            self.in_flight[rid] = [("tracked", e["id"]) for e in events]
+
+    def take_available(self):
+        while True:
+            try:
+                frames = self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            reply = json.loads(frames[-1])
+            keys = self.in_flight.pop(reply["id"])
+            if reply.get("ok") is True:
+                for key, r in zip(keys, reply["results"]):
+                    if r.get("status") in ("stored", "duplicate"):
+                        self.acked.add(key)
+                    else:
+                        raise h.HarnessError("unexpected outcome %r" % r)
+                self.acks += 1
+            else:
+                self.refused += 1
+                if reply.get("error", {}).get("code") != "unavailable":
+                    raise h.HarnessError("unexpected error reply %r" % reply)
+
+
+class Lifecycle(unittest.TestCase):
+
+    def test_sigterm_under_load(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        workdir = tempfile.mkdtemp(prefix="carehub-e2e-lifecycle-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        daemon.start()
+
+        # Some history for the totals: 1 stored, 1 duplicate, 2 rejected.
+        with daemon.client() as c:
+            ev = h.filler_event(0, source="history")
+            bad1, bad2 = h.filler_event(1), h.filler_event(2)
+            bad1["type"] = "nope"
+            bad2["specversion"] = "9"
+            self.assertEqual(h.statuses(c.publish([ev, ev, bad1, bad2])),
+                             ["stored", "duplicate", "rejected:unknown_type",
+                              "rejected:bad_specversion"])
+
+        load = [h.filler_event(i, source="pub-load") for i in range(LOAD)]
+        path = os.path.join(workdir, "load.ndjson")
+        h.write_ndjson(path, load)
+        pub, pub_out, pub_err = h.start_tool(
+            h.CAREHUB_PUB, ["--batch", "200", "--window", "2000", "--timeout", "120", path],
+            daemon.api, workdir=workdir)
+        self.addCleanup(lambda: pub.poll() is None and (pub.kill(), pub.wait()))
+
+        tracked = TrackedPublisher(daemon.api)
+        self.addCleanup(tracked.close)
+        tracked.fill()
+        end = time.monotonic() + 120
+        while tracked.acks < ACKS_BEFORE_SIGTERM:
+            self.assertLess(time.monotonic(), end, "no progress before SIGTERM")
+            if tracked.sock.poll(1000):
+                tracked.take_available()
+                tracked.fill()
+        with daemon.client() as c:
+            pub_progress = c.status()["events"]["stored"]["since_start"]
+        self.assertIsNone(pub.poll(), "carehub-pub finished before SIGTERM; raise LOAD")
+
+        # SIGTERM with both publishers in full flow; keep the window full
+        # until the daemon has gone.
+        daemon.signal(signal.SIGTERM)
+        end = time.monotonic() + h.STOP_TIMEOUT
+        while daemon.running():
+            self.assertLess(time.monotonic(), end, "carehubd still running after SIGTERM")
+            if tracked.sock.poll(100):
+                tracked.take_available()
+                tracked.fill()
+        rc = daemon.proc.returncode
+        self.assertEqual(rc, 0, daemon.run_stderr()[-4000:])
+        self.assertIsNone(h.sanitizer_report(daemon.run_stderr()), daemon.run_stderr()[-4000:])
+        self.assertTrue(h.wait_disconnect(tracked.monitor, 30), "no disconnect seen")
+        tracked.take_available()
+        # Close it now: requests it queued while the daemon was down would
+        # otherwise reach the restarted daemon.
+        tracked.close()
+        # carehub-pub is waiting for the daemon to come back: hold it still
+        # while the database and the restarted daemon's totals are compared.
+        self.assertIsNone(pub.poll(), "carehub-pub gave up while the daemon was down")
+        pub.send_signal(signal.SIGSTOP)
+        try:
+            with daemon.db() as conn:
+                keys = h.stored_event_keys(conn)
+            lost = [k for k in tracked.acked if keys.get(k) != 1]
+            self.assertEqual(lost, [], "acknowledged but not stored exactly once")
+            self.assertGreater(len(tracked.acked), 0)
+            print("lifecycle: %d tracked events acknowledged, %d refused batches, carehub-pub "
+                  "had %d stored at SIGTERM" % (len(tracked.acked), tracked.refused,
+                                                pub_progress), file=sys.stderr)
+
+            daemon.restart()
+            s = daemon.status()["events"]
+            self.assertEqual(s["stored"]["total"], sum(keys.values()))
+            self.assertEqual(s["rejected"]["total"], 2)
+            self.assertGreaterEqual(s["duplicate"]["total"], 1)
+            for kind in ("stored", "duplicate", "rejected"):
+                self.assertEqual(s[kind]["since_start"], 0, s)
+        finally:
+            pub.send_signal(signal.SIGCONT)
+
+        # carehub-pub reconnects, resends what was not acknowledged, completes.
+        rc = pub.wait(180)
+        with open(pub_out) as f:
+            out = f.read()
+        with open(pub_err) as f:
+            err = f.read()
+        self.assertEqual(rc, 0, out + err)
+        self.assertIsNone(h.sanitizer_report(err), err)
+        stored, duplicate, rejected = h.pub_summary(out)
+        self.assertEqual((stored + duplicate, rejected), (LOAD, 0), out)
+
+        # An idle stop and start keeps every total exactly.
+        before = daemon.status()["events"]
+        daemon.stop_clean()
+        with daemon.db() as conn:
+            keys = h.stored_event_keys(conn)
+        mine = [n for (src, _), n in keys.items() if src == "pub-load"]
+        self.assertEqual((len(mine), set(mine)), (LOAD, {1}))
+        daemon.restart()
+        after = daemon.status()["events"]
+        for kind in ("stored", "duplicate", "rejected"):
+            self.assertEqual(after[kind]["total"], before[kind]["total"], kind)
+            self.assertEqual(after[kind]["since_start"], 0, kind)
+        daemon.stop_clean()
+
+    def test_database_is_versioned_and_in_wal_mode(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        daemon.stop_clean()
+        with daemon.db() as conn:
+            self.assertEqual(conn.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+            self.assertGreaterEqual(conn.execute("PRAGMA user_version").fetchone()[0], 1)
+            self.assertEqual(h.events_table(conn)[0], "events")
+
+    def test_sigint_when_idle(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        daemon.signal(signal.SIGINT)
+        self.assertEqual(daemon.wait_exit(), 0, daemon.run_stderr())
+        self.assertIsNone(h.sanitizer_report(daemon.run_stderr()))
+
+    def test_stderr_lines_carry_timestamps(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        daemon.stop_clean()
+        lines = [x for x in daemon.stderr().splitlines() if x.strip()]
+        self.assertTrue(lines, "carehubd logged nothing")
+        for line in lines:
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
+
+    def test_journald_priority_prefixes_under_systemd(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        # JOURNAL_STREAM names the device and inode of the stream stderr is
+        # connected to, as systemd sets it; here that is the stderr file.
+        open(daemon.stderr_path, "ab").close()
+        st = os.stat(daemon.stderr_path)
+        daemon.extra_env = {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino),
+                            "INVOCATION_ID": "0" * 32}
+        daemon.start()
+        daemon.stop_clean()
+        lines = [x for x in daemon.stderr().splitlines() if x.strip()]
+        self.assertTrue(lines, "carehubd logged nothing")
+        for line in lines:
+            self.assertRegex(line, r"^<[0-7]>\S")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
