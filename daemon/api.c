@@ -527,11 +527,93 @@ op_publish(struct daemon *daemon, const struct bus_route *route, cJSON *request,
     return true;
 }
 
+/* A growable text buffer for replies built without a cJSON tree. */
+struct text {
+    char *data;
+    size_t length, capacity;
+    bool failed;
+};
+
+static void
+text_append(struct text *text, const char *bytes, size_t length)
+{
+    if (text->failed)
+        return;
+    if (text->length + length + 1 > text->capacity) {
+        size_t capacity = (text->length + length + 1) * 2;
+        char *data = realloc(text->data, capacity);
+        if (data == NULL) {
+            text->failed = true;
+            return;
+        }
+        text->data = data;
+        text->capacity = capacity;
+    }
+    memcpy(text->data + text->length, bytes, length);
+    text->length += length;
+    text->data[text->length] = '\0';
+}
+
+static void
+text_append_json(struct text *text, cJSON *value)
+{
+    char *printed = value ? cJSON_PrintUnformatted(value) : NULL;
+
+    if (printed == NULL)
+        text->failed = true;
+    else
+        text_append(text, printed, strlen(printed));
+    free(printed);
+    cJSON_Delete(value);
+}
+
+#define TEXT_LITERAL(text, literal) text_append(text, literal, sizeof(literal) - 1)
+
+/*
+ * The publish reply is written directly as text: it is the hot path's one
+ * reply, and almost every result in it is the same short constant.
+ */
+static void
+reply_results(struct daemon *daemon, const struct ingest_request *request)
+{
+    struct text text = {NULL, 0, 0, false};
+
+    TEXT_LITERAL(&text, "{\"id\":");
+    text_append_json(&text, request->id ? cJSON_Duplicate(request->id, true) : cJSON_CreateNull());
+    TEXT_LITERAL(&text, ",\"ok\":true,\"results\":[");
+    for (int i = 0; i < request->count; i++) {
+        const struct ingest_item *item = &request->items[i];
+        if (i > 0)
+            TEXT_LITERAL(&text, ",");
+        switch (item->status) {
+        case INGEST_STORED:
+            TEXT_LITERAL(&text, "{\"status\":\"stored\"}");
+            break;
+        case INGEST_DUPLICATE:
+            TEXT_LITERAL(&text, "{\"status\":\"duplicate\"}");
+            break;
+        default:
+            TEXT_LITERAL(&text, "{\"status\":\"rejected\",\"error\":");
+            text_append_json(&text, wire_error_object(item->error.code, item->error.message));
+            TEXT_LITERAL(&text, "}");
+            break;
+        }
+    }
+    TEXT_LITERAL(&text, "]}");
+    if (text.failed) {
+        log_error("out of memory building a publish reply");
+    } else {
+        int r = bus_reply(&daemon->api, &request->route, text.data, text.length);
+        if (r < 0)
+            log_debug("reply not delivered: %s", zmq_strerror(-r));
+    }
+    free(text.data);
+}
+
 void
 api_publish_done(void *data, struct ingest_request *request)
 {
     struct daemon *daemon = data;
-    cJSON *reply, *results;
 
     if (request->failed < 0) {
         char message[384];
@@ -542,27 +624,7 @@ api_publish_done(void *data, struct ingest_request *request)
         log_error("a transaction failed: %s", ingest_last_error(daemon->ingest));
         send_error(daemon, &request->route, request->id, WIRE_E_UNAVAILABLE, message);
     } else {
-        reply = wire_reply_ok(request->id);
-        results = cJSON_AddArrayToObject(reply, "results");
-        for (int i = 0; i < request->count; i++) {
-            const struct ingest_item *item = &request->items[i];
-            cJSON *result = cJSON_CreateObject();
-            switch (item->status) {
-            case INGEST_STORED:
-                cJSON_AddStringToObject(result, "status", "stored");
-                break;
-            case INGEST_DUPLICATE:
-                cJSON_AddStringToObject(result, "status", "duplicate");
-                break;
-            default:
-                cJSON_AddStringToObject(result, "status", "rejected");
-                cJSON_AddItemToObject(result, "error",
-                                      wire_error_object(item->error.code, item->error.message));
-                break;
-            }
-            cJSON_AddItemToArray(results, result);
-        }
-        send_reply(daemon, &request->route, reply);
+        reply_results(daemon, request);
     }
     ingest_request_free(request);
 

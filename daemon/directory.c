@@ -4,6 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+void
+directory_copy_text(char *field, size_t size, const char *text)
+{
+    size_t length = text ? strnlen(text, size - 1) : 0;
+
+    memcpy(field, text ? text : "", length);
+    field[length] = '\0';
+}
+
 const char *
 directory_via_name(enum dir_via via)
 {
@@ -26,7 +35,7 @@ apply_string(const cJSON *data, const char *name, char *field, size_t size)
     if (item == NULL)
         return;
     if (cJSON_IsString(item))
-        snprintf(field, size, "%s", item->valuestring);
+        directory_copy_text(field, size, item->valuestring);
     else if (cJSON_IsNull(item))
         field[0] = '\0';
 }
@@ -112,7 +121,7 @@ directory_check_chain(const struct directory_source *source, const char *staff_i
     enum dir_via via;
     int count = 0;
 
-    snprintf(visited[0], DIR_ID_SIZE, "%s", staff_id);
+    directory_copy_text(visited[0], DIR_ID_SIZE, staff_id);
     count = 1;
     for (;;) {
         int r = source->get_staff(source->context, visited[count - 1], &staff);
@@ -142,7 +151,7 @@ directory_check_team_tree(const struct directory_source *source, const char *tea
     struct dir_team team;
     int count = 1;
 
-    snprintf(visited[0], DIR_ID_SIZE, "%s", team_id);
+    directory_copy_text(visited[0], DIR_ID_SIZE, team_id);
     for (;;) {
         int r = source->get_team(source->context, visited[count - 1], &team);
         if (r == -ENOENT)

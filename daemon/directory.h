@@ -62,6 +62,12 @@ struct directory_source {
 /* How a line manager was found. */
 enum dir_via { DIR_VIA_NONE, DIR_VIA_EXPLICIT, DIR_VIA_TEAM };
 
+/*
+ * Copies text (NULL reads as "") into field of size bytes, truncating when it
+ * is longer; field is always terminated.  The records' one copying routine.
+ */
+void directory_copy_text(char *field, size_t size, const char *text);
+
 /* "explicit", "team" or NULL. */
 const char *directory_via_name(enum dir_via via);
 

@@ -193,7 +193,7 @@ chain_verdict(struct ingest_item *item, int r)
  */
 static int
 plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *staff,
-            struct dir_team *team, bool *write_staff, bool *write_team)
+            struct dir_team *team, bool *write_staff, bool *write_team, enum store_put *how)
 {
     struct directory_source base;
     struct directory_overlay overlay;
@@ -270,6 +270,7 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
             }
             memset(staff, 0, sizeof(*staff));
             ingest->batch_delta.staff_active++;
+            *how = STORE_PUT_NEW;
         } else if (r < 0) {
             return r;
         } else if (item->event.type == EVENT_STAFF_HIRED && staff->left_date[0] != '\0') {
@@ -278,6 +279,8 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
             ingest->batch_delta.staff_left--;
             ingest->batch_delta.staff_active++;
         }
+        if (r == 0)
+            *how = STORE_PUT_DETAILS;
         if (item->event.type == EVENT_STAFF_LEFT) {
             const char *leave_date =
                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "leave_date"));
@@ -294,6 +297,9 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
             return 0;
         }
         directory_staff_apply(staff, data);
+        if (*how == STORE_PUT_DETAILS &&
+            (cJSON_HasObjectItem(data, "team_id") || cJSON_HasObjectItem(data, "manager_id")))
+            *how = STORE_PUT_UPDATE;
         if (strcmp(staff->manager_id, staff->staff_id) == 0) {
             reject_item(item, "self_managed", "a staff member cannot be their own line manager");
             return 1;
@@ -322,11 +328,12 @@ store_item(struct ingest *ingest, struct ingest_item *item)
     struct dir_staff staff;
     struct dir_team team;
     bool write_staff, write_team;
+    enum store_put how = STORE_PUT_NEW;
     struct store_counters saved = ingest->batch_delta;
     int64_t seq;
     int r;
 
-    r = plan_change(ingest, item, &staff, &team, &write_staff, &write_team);
+    r = plan_change(ingest, item, &staff, &team, &write_staff, &write_team, &how);
     if (r != 0) {
         if (r == 1)
             ingest->batch_delta = saved; /* a rejected change counts nothing but the rejection */
@@ -335,7 +342,7 @@ store_item(struct ingest *ingest, struct ingest_item *item)
     r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
                            item->body, &seq);
     if (r == 0 && write_staff)
-        r = store_staff_put(ingest->writer, &staff, seq);
+        r = store_staff_put(ingest->writer, &staff, seq, how);
     if (r == 0 && write_team)
         r = store_team_put(ingest->writer, &team, seq);
     if (r == 0)

@@ -181,6 +181,7 @@ run(const char *path)
     loop.data = &daemon;
     daemon.loop = &loop;
 
+    store_global_init();
     options.writer = true;
     options.durable = daemon.config.durable;
     options.cache_mb = daemon.config.cache_mb;

@@ -18,7 +18,9 @@ enum statement {
     ST_EVENT_MATCHES,
     ST_EVENT_INSERT,
     ST_STAFF_GET,
-    ST_STAFF_PUT,
+    ST_STAFF_INSERT,
+    ST_STAFF_UPDATE,
+    ST_STAFF_UPDATE_DETAILS,
     ST_TEAM_GET,
     ST_TEAM_PUT,
     ST_COUNTERS_ADD,
@@ -44,8 +46,17 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_EVENT_INSERT] = "INSERT INTO events (hash, source, event_id, type, time_ms, received_ms, "
                         "body) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [ST_STAFF_GET] = "SELECT " STAFF_COLUMNS " FROM staff WHERE staff_id = ?",
-    [ST_STAFF_PUT] = "INSERT OR REPLACE INTO staff (" STAFF_COLUMNS ", updated_seq) VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_STAFF_INSERT] = "INSERT INTO staff (" STAFF_COLUMNS ", updated_seq) VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_STAFF_UPDATE] = "UPDATE staff SET name = ?2, role = ?3, team_id = ?4, manager_id = ?5, "
+                        "start_date = ?6, email = ?7, registration_body = ?8, "
+                        "registration_number = ?9, registration_renewal = ?10, left_date = ?11, "
+                        "updated_seq = ?12 WHERE staff_id = ?1",
+    /* Leaves the indexed columns alone, so SQLite leaves their indexes alone too. */
+    [ST_STAFF_UPDATE_DETAILS] = "UPDATE staff SET name = ?2, role = ?3, start_date = ?6, "
+                                "email = ?7, registration_body = ?8, registration_number = ?9, "
+                                "registration_renewal = ?10, left_date = ?11, updated_seq = ?12 "
+                                "WHERE staff_id = ?1 AND team_id = ?4 AND manager_id IS ?5",
     [ST_TEAM_GET] = "SELECT " TEAM_COLUMNS " FROM teams WHERE team_id = ?",
     [ST_TEAM_PUT] = "INSERT OR REPLACE INTO teams (" TEAM_COLUMNS ", updated_seq) VALUES "
                     "(?, ?, ?, ?, ?)",
@@ -268,6 +279,12 @@ prepare_state_dir(const char *state_dir, char *message, size_t size)
     return 0;
 }
 
+void
+store_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 store_open(struct store **out, const char *state_dir, const struct store_options *options,
            char *message, size_t size)
@@ -461,9 +478,7 @@ bind_optional(sqlite3_stmt *stmt, int index, const char *text)
 static void
 column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size)
 {
-    const unsigned char *text = sqlite3_column_text(stmt, column);
-
-    snprintf(field, size, "%s", text ? (const char *)text : "");
+    directory_copy_text(field, size, (const char *)sqlite3_column_text(stmt, column));
 }
 
 #define COPY(stmt, column, record, name)                                                           \
@@ -514,9 +529,15 @@ store_staff_get(struct store *store, const char *staff_id, struct dir_staff *out
 }
 
 int
-store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq)
+store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq, enum store_put how)
 {
-    sqlite3_stmt *stmt = store->statements[ST_STAFF_PUT];
+    static const enum statement statements[] = {
+        [STORE_PUT_NEW] = ST_STAFF_INSERT,
+        [STORE_PUT_UPDATE] = ST_STAFF_UPDATE,
+        [STORE_PUT_DETAILS] = ST_STAFF_UPDATE_DETAILS,
+    };
+    sqlite3_stmt *stmt = store->statements[statements[how]];
+    int r;
 
     sqlite3_bind_text(stmt, 1, staff->staff_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, staff->name, -1, SQLITE_STATIC);
@@ -530,7 +551,11 @@ store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq)
     bind_optional(stmt, 10, staff->registration_renewal);
     bind_optional(stmt, 11, staff->left_date);
     sqlite3_bind_int64(stmt, 12, seq);
-    return step_done(stmt);
+    r = step_done(stmt);
+    /* An update that matched no row would silently lose the change. */
+    if (r == 0 && how != STORE_PUT_NEW && sqlite3_changes(store->db) != 1)
+        r = -ESTALE;
+    return r;
 }
 
 int

@@ -44,6 +44,13 @@ struct store_counters {
 };
 
 /*
+ * Process-wide SQLite settings; call once before the first store_open().
+ * Turns off SQLite's memory statistics, which take a global mutex on every
+ * allocation.
+ */
+void store_global_init(void);
+
+/*
  * Opens (the writer also creates, checks and migrates) the database in
  * state_dir.  On failure returns a negative code and writes a sentence for the
  * administrator into message: a state_dir that cannot be written, a file that
@@ -78,7 +85,15 @@ int store_event_insert(struct store *store, uint64_t hash, const struct event *e
 
 /* Directory records: 0, -ENOENT, or an error. */
 int store_staff_get(struct store *store, const char *staff_id, struct dir_staff *out);
-int store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq);
+/*
+ * How store_staff_put() writes: a new record; an update of every field; or
+ * an update that keeps team_id and manager_id (cheaper: their indexes are
+ * untouched), which fails with -ESTALE if they did change.
+ */
+enum store_put { STORE_PUT_NEW, STORE_PUT_UPDATE, STORE_PUT_DETAILS };
+
+int store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq,
+                    enum store_put how);
 int store_team_get(struct store *store, const char *team_id, struct dir_team *out);
 int store_team_put(struct store *store, const struct dir_team *team, int64_t seq);
 

@@ -381,14 +381,15 @@ test_staff_round_trip(void **state)
     snprintf(staff.registration_number, sizeof(staff.registration_number), "12A3456B");
     snprintf(staff.registration_renewal, sizeof(staff.registration_renewal), "2027-01-31");
     assert_int_equal(store_begin(fixture->writer), 0);
-    assert_int_equal(store_staff_put(fixture->writer, &staff, 1), 0);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 1, STORE_PUT_NEW), 0);
     assert_int_equal(store_commit(fixture->writer), 0);
     assert_int_equal(store_staff_get(fixture->writer, "S2", &got), 0);
     expect_same_staff(&got, &staff);
 
-    /* A put replaces the record; unset optional fields come back empty. */
+    /* A full update replaces the record; unset optional fields come back empty. */
     staff = make_staff("S2", "Ada Smith", "T2", "", "2026-04-30");
-    assert_int_equal(store_staff_put(fixture->writer, &staff, 2), 0);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 2, STORE_PUT_DETAILS), -ESTALE);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 2, STORE_PUT_UPDATE), 0);
     memset(&got, 'x', sizeof(got));
     assert_int_equal(store_staff_get(fixture->writer, "S2", &got), 0);
     assert_string_equal(got.name, "Ada Smith");
@@ -447,7 +448,7 @@ test_longest_values_round_trip(void **state)
     staff.email[1] = '@';
     memset(staff.registration_body, 'b', EVENT_TEXT_MAX);
     memset(staff.registration_number, 'u', EVENT_TEXT_MAX);
-    assert_int_equal(store_staff_put(fixture->writer, &staff, 1), 0);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 1, STORE_PUT_NEW), 0);
     assert_int_equal(store_staff_get(fixture->writer, staff.staff_id, &got), 0);
     expect_same_staff(&got, &staff);
 }
@@ -561,7 +562,7 @@ put_organisation(struct store *store)
 
     assert_int_equal(store_begin(store), 0);
     for (size_t i = 0; i < sizeof(staff) / sizeof(staff[0]); i++)
-        assert_int_equal(store_staff_put(store, &staff[i], (int64_t)i + 1), 0);
+        assert_int_equal(store_staff_put(store, &staff[i], (int64_t)i + 1, STORE_PUT_NEW), 0);
     for (size_t i = 0; i < sizeof(teams) / sizeof(teams[0]); i++)
         assert_int_equal(store_team_put(store, &teams[i], (int64_t)i + 100), 0);
     assert_int_equal(store_commit(store), 0);
@@ -657,7 +658,7 @@ test_reader_on_fresh_database(void **state)
 
     /* What the writer commits, the reader sees. */
     assert_int_equal(store_begin(fixture->writer), 0);
-    assert_int_equal(store_staff_put(fixture->writer, &staff, 1), 0);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 1, STORE_PUT_NEW), 0);
     assert_int_equal(store_counters_add(fixture->writer, &delta), 0);
     assert_int_equal(store_commit(fixture->writer), 0);
     assert_int_equal(store_staff_get(fixture->reader, "S1", &got), 0);

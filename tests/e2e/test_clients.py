@@ -416,7 +416,7 @@ class Organisation(TempDirMixin, h.DaemonTestCase):
         r = self.ctl_json("team", "WARD")
         self.assertLessEqual({"team", "members", "sub_teams"}, set(r))
         for m in r["members"]:
-            self.assertEqual(set(m), {"staff_id", "name", "role", "manager_id"})
+            self.assertEqual(set(m), {"staff_id", "name", "role", "manager_id", "manager_via"})
         for t in r["sub_teams"]:
             self.assertEqual(set(t), {"team_id", "name", "manager_id"})
         r = self.ctl_json("reports", "SEN")
