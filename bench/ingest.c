@@ -75,6 +75,7 @@ struct options {
     size_t batch;
     double rate;
     size_t rate_events;
+    size_t commit_events; /* commit.max_events for the daemon; 0: its default */
 };
 
 /* xoshiro256**: fast random numbers for ids and choices, seeded from the kernel. */
@@ -134,7 +135,8 @@ usage(FILE *out)
 {
     fprintf(out,
             "usage: bench-ingest [--daemon PATH] [--events N] [--window N] [--batch N]\n"
-            "                    [--rate N] [--rate-events N] [--dir DIR] [--quick]\n"
+            "                    [--rate N] [--rate-events N] [--commit-events N]\n"
+            "                    [--dir DIR] [--quick]\n"
             "\n"
             "Starts carehubd on a fresh state directory and publishes generated events\n"
             "(about 300 bytes each, random UUID ids) through the real protocol: once\n"
@@ -148,6 +150,7 @@ usage(FILE *out)
             "  --batch N         events per publish request (default %d)\n"
             "  --rate N          offered events/s of the latency run (default %d)\n"
             "  --rate-events N   events of the latency run (default %d)\n"
+            "  --commit-events N the daemon's commit.max_events (default: its own)\n"
             "  --dir DIR         where the state directories go (default $TMPDIR or /tmp)\n"
             "  --quick           a smoke run: %d events, %d at the fixed rate\n"
             "  -h, --help        print this help\n"
@@ -467,7 +470,7 @@ print_log_tail(const struct daemon *daemon)
 }
 
 static int
-write_config(const struct daemon *daemon, bool durable, size_t batch)
+write_config(const struct daemon *daemon, bool durable, size_t batch, size_t commit_events)
 {
     FILE *f = fopen(daemon->conf, "we");
 
@@ -482,6 +485,8 @@ write_config(const struct daemon *daemon, bool durable, size_t batch)
             daemon->dir, daemon->dir, daemon->dir, durable ? "true" : "false");
     if (batch > 10000)
         fprintf(f, "limits = { max_batch_events = %zu; };\n", batch);
+    if (commit_events > 0)
+        fprintf(f, "commit = { max_events = %zu; };\n", commit_events);
     return fclose(f) == 0 ? 0 : -errno;
 }
 
@@ -510,7 +515,7 @@ daemon_start(struct daemon *daemon, const struct options *options, bool durable)
     snprintf(daemon->conf, sizeof(daemon->conf), "%s/carehubd.conf", daemon->dir);
     snprintf(daemon->log, sizeof(daemon->log), "%s/carehubd.log", daemon->dir);
     snprintf(daemon->endpoint, sizeof(daemon->endpoint), "ipc://%s/api.sock", daemon->dir);
-    r = write_config(daemon, durable, options->batch);
+    r = write_config(daemon, durable, options->batch, options->commit_events);
     if (r < 0) {
         fprintf(stderr, "bench-ingest: %s: %s\n", daemon->conf, strerror(-r));
         return r;
@@ -1178,11 +1183,17 @@ static int
 parse_options(int argc, char **argv, struct options *options)
 {
     static const struct option long_options[] = {
-        {"daemon", required_argument, NULL, 'd'}, {"events", required_argument, NULL, 'n'},
-        {"window", required_argument, NULL, 'w'}, {"batch", required_argument, NULL, 'b'},
-        {"rate", required_argument, NULL, 'r'},   {"rate-events", required_argument, NULL, 'R'},
-        {"dir", required_argument, NULL, 'D'},    {"quick", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"daemon", required_argument, NULL, 'd'},
+        {"events", required_argument, NULL, 'n'},
+        {"window", required_argument, NULL, 'w'},
+        {"batch", required_argument, NULL, 'b'},
+        {"rate", required_argument, NULL, 'r'},
+        {"rate-events", required_argument, NULL, 'R'},
+        {"dir", required_argument, NULL, 'D'},
+        {"quick", no_argument, NULL, 'q'},
+        {"commit-events", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     size_t rate = BENCH_DEFAULT_RATE;
     bool events_set = false;
@@ -1227,6 +1238,9 @@ parse_options(int argc, char **argv, struct options *options)
         case 'R':
             target = &options->rate_events;
             rate_events_set = true;
+            break;
+        case 'c':
+            target = &options->commit_events;
             break;
         default:
             usage(stderr);

@@ -29,6 +29,7 @@ struct daemon {
     struct ingest *ingest;
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_signal_t sighup;
     uint64_t started_loop_ms;
     int64_t started_wall_ms;
     bool stopping;

@@ -68,6 +68,31 @@ directory_staff_apply(struct dir_staff *staff, const cJSON *data)
     }
 }
 
+unsigned
+directory_staff_fields(const cJSON *data)
+{
+    static const struct {
+        const char *name;
+        enum dir_field field;
+    } names[] = {{"name", DIR_FIELD_NAME},
+                 {"role", DIR_FIELD_ROLE},
+                 {"team_id", DIR_FIELD_TEAM},
+                 {"manager_id", DIR_FIELD_MANAGER},
+                 {"start_date", DIR_FIELD_START_DATE},
+                 {"email", DIR_FIELD_EMAIL},
+                 {"registration", DIR_FIELD_REGISTRATION}};
+    const cJSON *item;
+    unsigned fields = 0;
+
+    cJSON_ArrayForEach(item, data)
+    {
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (strcmp(item->string, names[i].name) == 0)
+                fields |= names[i].field;
+    }
+    return fields;
+}
+
 void
 directory_team_apply(struct dir_team *team, const cJSON *data)
 {

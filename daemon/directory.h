@@ -74,6 +74,20 @@ const char *directory_via_name(enum dir_via via);
 /* Applies a validated staff.hired or staff.changed data object to *staff (null clears). */
 void directory_staff_apply(struct dir_staff *staff, const cJSON *data);
 
+/* The fields of a staff record an event may carry, as bits. */
+enum dir_field {
+    DIR_FIELD_NAME = 1 << 0,
+    DIR_FIELD_ROLE = 1 << 1,
+    DIR_FIELD_TEAM = 1 << 2,
+    DIR_FIELD_MANAGER = 1 << 3,
+    DIR_FIELD_START_DATE = 1 << 4,
+    DIR_FIELD_EMAIL = 1 << 5,
+    DIR_FIELD_REGISTRATION = 1 << 6,
+};
+
+/* Which fields a staff.hired or staff.changed data object carries (set or cleared). */
+unsigned directory_staff_fields(const cJSON *data);
+
 /* Applies a validated team.changed data object to *team. */
 void directory_team_apply(struct dir_team *team, const cJSON *data);
 

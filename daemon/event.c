@@ -13,6 +13,7 @@ struct field_spec {
     const char *name;
     enum field_kind kind;
     bool required;
+    bool nullable; /* null clears it (or, in a whole record, means "none") */
 };
 
 #define FIELDS_MAX 9
@@ -28,47 +29,48 @@ static const struct type_spec types[EVENT_TYPE_COUNT] = {
     [EVENT_TEAM_CHANGED] = {"team.changed",
                             true,
                             false,
-                            {{"team_id", FIELD_ID, true},
-                             {"name", FIELD_TEXT, true},
-                             {"parent_id", FIELD_ID, false},
-                             {"manager_id", FIELD_ID, false}}},
+                            {{"team_id", FIELD_ID, true, false},
+                             {"name", FIELD_TEXT, true, false},
+                             {"parent_id", FIELD_ID, false, true},
+                             {"manager_id", FIELD_ID, false, true}}},
     [EVENT_STAFF_HIRED] = {"staff.hired",
                            true,
                            false,
-                           {{"staff_id", FIELD_ID, true},
-                            {"name", FIELD_TEXT, true},
-                            {"role", FIELD_TEXT, true},
-                            {"team_id", FIELD_ID, true},
-                            {"start_date", FIELD_DATE, true},
-                            {"manager_id", FIELD_ID, false},
-                            {"email", FIELD_EMAIL, false},
-                            {"registration", FIELD_REGISTRATION, false}}},
+                           {{"staff_id", FIELD_ID, true, false},
+                            {"name", FIELD_TEXT, true, false},
+                            {"role", FIELD_TEXT, true, false},
+                            {"team_id", FIELD_ID, true, false},
+                            {"start_date", FIELD_DATE, true, false},
+                            {"manager_id", FIELD_ID, false, true},
+                            {"email", FIELD_EMAIL, false, true},
+                            {"registration", FIELD_REGISTRATION, false, true}}},
     [EVENT_STAFF_CHANGED] = {"staff.changed",
                              true,
                              true,
-                             {{"staff_id", FIELD_ID, true},
-                              {"name", FIELD_TEXT, false},
-                              {"role", FIELD_TEXT, false},
-                              {"team_id", FIELD_ID, false},
-                              {"start_date", FIELD_DATE, false},
-                              {"manager_id", FIELD_ID, false},
-                              {"email", FIELD_EMAIL, false},
-                              {"registration", FIELD_REGISTRATION, false}}},
+                             {{"staff_id", FIELD_ID, true, false},
+                              {"name", FIELD_TEXT, false, false},
+                              {"role", FIELD_TEXT, false, false},
+                              {"team_id", FIELD_ID, false, false},
+                              {"start_date", FIELD_DATE, false, false},
+                              {"manager_id", FIELD_ID, false, true},
+                              {"email", FIELD_EMAIL, false, true},
+                              {"registration", FIELD_REGISTRATION, false, true}}},
     [EVENT_STAFF_LEFT] = {"staff.left",
                           true,
                           false,
-                          {{"staff_id", FIELD_ID, true}, {"leave_date", FIELD_DATE, true}}},
-    [EVENT_ABSENCE_STARTED] = {"absence.started", false, false, {{NULL, 0, false}}},
-    [EVENT_ABSENCE_ENDED] = {"absence.ended", false, false, {{NULL, 0, false}}},
-    [EVENT_REVIEW_BOOKED] = {"review.booked", false, false, {{NULL, 0, false}}},
-    [EVENT_REVIEW_COMPLETED] = {"review.completed", false, false, {{NULL, 0, false}}},
-    [EVENT_REVIEW_WAIVED] = {"review.waived", false, false, {{NULL, 0, false}}},
-    [EVENT_ACTION_ASSIGNED] = {"action.assigned", false, false, {{NULL, 0, false}}},
-    [EVENT_ACTION_COMPLETED] = {"action.completed", false, false, {{NULL, 0, false}}},
-    [EVENT_TRAINING_COMPLETED] = {"training.completed", false, false, {{NULL, 0, false}}},
-    [EVENT_CONCERN_OPENED] = {"concern.opened", false, false, {{NULL, 0, false}}},
-    [EVENT_CONCERN_CLOSED] = {"concern.closed", false, false, {{NULL, 0, false}}},
-    [EVENT_KPI_OBSERVED] = {"kpi.observed", false, false, {{NULL, 0, false}}},
+                          {{"staff_id", FIELD_ID, true, false},
+                           {"leave_date", FIELD_DATE, true, false}}},
+    [EVENT_ABSENCE_STARTED] = {"absence.started", false, false, {{NULL, 0, false, false}}},
+    [EVENT_ABSENCE_ENDED] = {"absence.ended", false, false, {{NULL, 0, false, false}}},
+    [EVENT_REVIEW_BOOKED] = {"review.booked", false, false, {{NULL, 0, false, false}}},
+    [EVENT_REVIEW_COMPLETED] = {"review.completed", false, false, {{NULL, 0, false, false}}},
+    [EVENT_REVIEW_WAIVED] = {"review.waived", false, false, {{NULL, 0, false, false}}},
+    [EVENT_ACTION_ASSIGNED] = {"action.assigned", false, false, {{NULL, 0, false, false}}},
+    [EVENT_ACTION_COMPLETED] = {"action.completed", false, false, {{NULL, 0, false, false}}},
+    [EVENT_TRAINING_COMPLETED] = {"training.completed", false, false, {{NULL, 0, false, false}}},
+    [EVENT_CONCERN_OPENED] = {"concern.opened", false, false, {{NULL, 0, false, false}}},
+    [EVENT_CONCERN_CLOSED] = {"concern.closed", false, false, {{NULL, 0, false, false}}},
+    [EVENT_KPI_OBSERVED] = {"kpi.observed", false, false, {{NULL, 0, false, false}}},
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -189,9 +191,9 @@ check_field(const char *type, const struct field_spec *field, const cJSON *item,
         return 0;
     }
     case FIELD_REGISTRATION: {
-        static const struct field_spec parts[] = {{"body", FIELD_TEXT, true},
-                                                  {"number", FIELD_TEXT, true},
-                                                  {"renewal_date", FIELD_DATE, true}};
+        static const struct field_spec parts[] = {{"body", FIELD_TEXT, true, false},
+                                                  {"number", FIELD_TEXT, true, false},
+                                                  {"renewal_date", FIELD_DATE, true, false}};
         if (!cJSON_IsObject(item))
             return reject(error, "bad_field",
                           "%s: \"registration\" must be an object with body, number and "
@@ -229,7 +231,12 @@ check_data(const struct type_spec *spec, const cJSON *data, struct event_error *
                               field->name);
             continue;
         }
-        if (cJSON_IsNull(item) && !field->required) {
+        if (cJSON_IsNull(item)) {
+            if (!field->nullable)
+                return reject(error, "bad_field",
+                              "%s: \"%s\" cannot be null; it can be "
+                              "changed but not removed",
+                              spec->name, field->name);
             changes++; /* null clears an optional field */
             continue;
         }

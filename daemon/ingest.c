@@ -273,11 +273,13 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
             *how = STORE_PUT_NEW;
         } else if (r < 0) {
             return r;
-        } else if (item->event.type == EVENT_STAFF_HIRED && staff->left_date[0] != '\0') {
-            /* Re-hired after leaving. */
-            staff->left_date[0] = '\0';
-            ingest->batch_delta.staff_left--;
-            ingest->batch_delta.staff_active++;
+        } else if (item->event.type == EVENT_STAFF_HIRED) {
+            /* Hired again (after leaving, or re-sent): the event states the whole record. */
+            if (staff->left_date[0] != '\0') {
+                ingest->batch_delta.staff_left--;
+                ingest->batch_delta.staff_active++;
+            }
+            memset(staff, 0, sizeof(*staff));
         }
         if (r == 0)
             *how = STORE_PUT_DETAILS;
@@ -321,6 +323,53 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
     }
 }
 
+/* Records a stored event: in the de-duplication table, and in the batch's undo list. */
+static int
+remember_stored(struct ingest *ingest, struct ingest_item *item, int64_t seq)
+{
+    int r = dedup_insert(&ingest->dedup, item->hash, seq);
+
+    if (r < 0)
+        return r;
+    ingest->batch_hashes[2 * ingest->batch_hash_count] = item->hash;
+    ingest->batch_hashes[2 * ingest->batch_hash_count + 1] = (uint64_t)seq;
+    ingest->batch_hash_count++;
+    item->status = INGEST_STORED;
+    return 0;
+}
+
+/*
+ * The common staff.changed (a new role, name, email, registration) touches
+ * neither team nor manager, so nothing about the management chain needs
+ * checking: the fields are written straight onto the record, without reading
+ * it first.
+ */
+static int
+store_staff_details(struct ingest *ingest, struct ingest_item *item, unsigned fields)
+{
+    struct dir_staff patch;
+    int64_t seq;
+    int r;
+
+    memset(&patch, 0, sizeof(patch));
+    directory_staff_apply(&patch, item->event.data);
+    r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
+                           item->body, &seq);
+    if (r == 0)
+        r = store_staff_patch(ingest->writer, &patch, fields, seq);
+    if (r == -ENOENT) {
+        char message[256];
+        snprintf(message, sizeof(message),
+                 "no staff member \"%.80s\" has been hired; send staff.hired first",
+                 patch.staff_id);
+        reject_item(item, "unknown_staff", message);
+        return store_event_delete(ingest->writer, seq);
+    }
+    if (r < 0)
+        return r;
+    return remember_stored(ingest, item, seq);
+}
+
 /* Stores one event that passed validation and is not a duplicate. */
 static int
 store_item(struct ingest *ingest, struct ingest_item *item)
@@ -333,6 +382,11 @@ store_item(struct ingest *ingest, struct ingest_item *item)
     int64_t seq;
     int r;
 
+    if (item->event.type == EVENT_STAFF_CHANGED) {
+        unsigned fields = directory_staff_fields(item->event.data);
+        if ((fields & (DIR_FIELD_TEAM | DIR_FIELD_MANAGER)) == 0)
+            return store_staff_details(ingest, item, fields);
+    }
     r = plan_change(ingest, item, &staff, &team, &write_staff, &write_team, &how);
     if (r != 0) {
         if (r == 1)
@@ -345,15 +399,9 @@ store_item(struct ingest *ingest, struct ingest_item *item)
         r = store_staff_put(ingest->writer, &staff, seq, how);
     if (r == 0 && write_team)
         r = store_team_put(ingest->writer, &team, seq);
-    if (r == 0)
-        r = dedup_insert(&ingest->dedup, item->hash, seq);
     if (r < 0)
         return r;
-    ingest->batch_hashes[2 * ingest->batch_hash_count] = item->hash;
-    ingest->batch_hashes[2 * ingest->batch_hash_count + 1] = (uint64_t)seq;
-    ingest->batch_hash_count++;
-    item->status = INGEST_STORED;
-    return 0;
+    return remember_stored(ingest, item, seq);
 }
 
 /* Runs on a worker thread: the only code that touches the writer and the table then. */

@@ -8,7 +8,8 @@
 
 /*
  * The logger's settings are process-wide by nature (there is one stderr);
- * they are written once at start-up and on reload, from the loop thread.
+ * they are written at start-up, from the loop thread, before any other thread
+ * exists.
  */
 static struct {
     bool journal;

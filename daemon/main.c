@@ -63,6 +63,17 @@ on_ingest_closed(void *data)
         bus_close(&daemon->api, on_bus_closed);
     uv_close((uv_handle_t *)&daemon->sigterm, NULL);
     uv_close((uv_handle_t *)&daemon->sigint, NULL);
+    uv_close((uv_handle_t *)&daemon->sighup, NULL);
+}
+
+/* Reloading arrives with the service issue; until then SIGHUP must not stop the daemon. */
+static void
+on_hangup(uv_signal_t *handle, int signum)
+{
+    (void)handle;
+    (void)signum;
+    log_notice("received SIGHUP: this version cannot reload its configuration; restart "
+               "carehubd to apply changes (nothing was changed)");
 }
 
 static void
@@ -220,6 +231,8 @@ run(const char *path)
     uv_signal_init(&loop, &daemon.sigint);
     uv_signal_start(&daemon.sigterm, on_signal, SIGTERM);
     uv_signal_start(&daemon.sigint, on_signal, SIGINT);
+    uv_signal_init(&loop, &daemon.sighup);
+    uv_signal_start(&daemon.sighup, on_hangup, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
 
     daemon.started_loop_ms = uv_now(&loop);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,8 @@ enum statement {
     ST_STAFF_INSERT,
     ST_STAFF_UPDATE,
     ST_STAFF_UPDATE_DETAILS,
+    ST_STAFF_PATCH,
+    ST_EVENT_DELETE,
     ST_TEAM_GET,
     ST_TEAM_PUT,
     ST_COUNTERS_ADD,
@@ -57,6 +61,16 @@ static const char *const statement_sql[ST_COUNT] = {
                                 "email = ?7, registration_body = ?8, registration_number = ?9, "
                                 "registration_renewal = ?10, left_date = ?11, updated_seq = ?12 "
                                 "WHERE staff_id = ?1 AND team_id = ?4 AND manager_id IS ?5",
+    [ST_STAFF_PATCH] =
+        "UPDATE staff SET name = CASE WHEN ?2 THEN ?3 ELSE name END, "
+        "role = CASE WHEN ?4 THEN ?5 ELSE role END, "
+        "start_date = CASE WHEN ?6 THEN ?7 ELSE start_date END, "
+        "email = CASE WHEN ?8 THEN ?9 ELSE email END, "
+        "registration_body = CASE WHEN ?10 THEN ?11 ELSE registration_body END, "
+        "registration_number = CASE WHEN ?10 THEN ?12 ELSE registration_number END, "
+        "registration_renewal = CASE WHEN ?10 THEN ?13 ELSE registration_renewal END, "
+        "updated_seq = ?14 WHERE staff_id = ?1",
+    [ST_EVENT_DELETE] = "DELETE FROM events WHERE seq = ?",
     [ST_TEAM_GET] = "SELECT " TEAM_COLUMNS " FROM teams WHERE team_id = ?",
     [ST_TEAM_PUT] = "INSERT OR REPLACE INTO teams (" TEAM_COLUMNS ", updated_seq) VALUES "
                     "(?, ?, ?, ?, ?)",
@@ -122,6 +136,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 };
 
 struct store {
+    int lock_fd; /* the writer's lock on state_dir, or -1 */
     sqlite3 *db;
     char *path;
     char *wal_path;
@@ -285,6 +300,43 @@ store_global_init(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/*
+ * Takes an exclusive lock on <state_dir>/carehubd.lock, so that two daemons
+ * never write one database: each keeps its own de-duplication table, and
+ * two of them could store the same event twice.
+ */
+static int
+lock_state_dir(struct store *store, const char *state_dir, char *message, size_t size)
+{
+    char path[4096], pid[32];
+    int r;
+
+    snprintf(path, sizeof(path), "%s/carehubd.lock", state_dir);
+    store->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (store->lock_fd < 0) {
+        r = -errno;
+        snprintf(message, size, "cannot create %s: %s", path, strerror(errno));
+        return r;
+    }
+    if (flock(store->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        r = -errno;
+        ssize_t n = pread(store->lock_fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (r == -EWOULDBLOCK)
+            snprintf(message, size,
+                     "another carehubd (pid %s) is already using state_dir %s; stop it first",
+                     pid[0] ? pid : "unknown", state_dir);
+        else
+            snprintf(message, size, "cannot lock %s: %s", path, strerror(-r));
+        return r == -EWOULDBLOCK ? -EBUSY : r;
+    }
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(store->lock_fd, 0) == 0 && pwrite(store->lock_fd, pid, strlen(pid), 0) < 0)
+        return 0; /* the pid is only for the message above */
+    return 0;
+}
+
 int
 store_open(struct store **out, const char *state_dir, const struct store_options *options,
            char *message, size_t size)
@@ -297,8 +349,11 @@ store_open(struct store **out, const char *state_dir, const struct store_options
     *out = NULL;
     if (store == NULL)
         return -ENOMEM;
+    store->lock_fd = -1;
     if (options->writer) {
         r = prepare_state_dir(state_dir, message, size);
+        if (r == 0)
+            r = lock_state_dir(store, state_dir, message, size);
         if (r < 0)
             goto fail;
         flags |= SQLITE_OPEN_CREATE;
@@ -369,6 +424,8 @@ store_close(struct store *store)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(store->statements[i]);
     sqlite3_close(store->db);
+    if (store->lock_fd >= 0)
+        close(store->lock_fd);
     free(store->path);
     free(store->wal_path);
     free(store);
@@ -556,6 +613,41 @@ store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq,
     if (r == 0 && how != STORE_PUT_NEW && sqlite3_changes(store->db) != 1)
         r = -ESTALE;
     return r;
+}
+
+int
+store_staff_patch(struct store *store, const struct dir_staff *patch, unsigned fields, int64_t seq)
+{
+    sqlite3_stmt *stmt = store->statements[ST_STAFF_PATCH];
+    int r;
+
+    sqlite3_bind_text(stmt, 1, patch->staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, (fields & DIR_FIELD_NAME) != 0);
+    sqlite3_bind_text(stmt, 3, patch->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 4, (fields & DIR_FIELD_ROLE) != 0);
+    sqlite3_bind_text(stmt, 5, patch->role, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 6, (fields & DIR_FIELD_START_DATE) != 0);
+    sqlite3_bind_text(stmt, 7, patch->start_date, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 8, (fields & DIR_FIELD_EMAIL) != 0);
+    bind_optional(stmt, 9, patch->email);
+    sqlite3_bind_int(stmt, 10, (fields & DIR_FIELD_REGISTRATION) != 0);
+    bind_optional(stmt, 11, patch->registration_body);
+    bind_optional(stmt, 12, patch->registration_number);
+    bind_optional(stmt, 13, patch->registration_renewal);
+    sqlite3_bind_int64(stmt, 14, seq);
+    r = step_done(stmt);
+    if (r == 0 && sqlite3_changes(store->db) == 0)
+        r = -ENOENT;
+    return r;
+}
+
+int
+store_event_delete(struct store *store, int64_t seq)
+{
+    sqlite3_stmt *stmt = store->statements[ST_EVENT_DELETE];
+
+    sqlite3_bind_int64(stmt, 1, seq);
+    return step_done(stmt);
 }
 
 int

@@ -94,6 +94,17 @@ enum store_put { STORE_PUT_NEW, STORE_PUT_UPDATE, STORE_PUT_DETAILS };
 
 int store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq,
                     enum store_put how);
+/*
+ * Writes only the fields named in fields (enum dir_field bits, never team or
+ * manager) of patch onto the stored record patch->staff_id, without reading
+ * it first.  Returns 0, or -ENOENT when there is no such record.
+ */
+int store_staff_patch(struct store *store, const struct dir_staff *patch, unsigned fields,
+                      int64_t seq);
+
+/* Removes the event just inserted (seq), when what it says turns out not to apply. */
+int store_event_delete(struct store *store, int64_t seq);
+
 int store_team_get(struct store *store, const char *team_id, struct dir_team *out);
 int store_team_put(struct store *store, const struct dir_team *team, int64_t seq);
 

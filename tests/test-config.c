@@ -351,6 +351,24 @@ test_out_of_range_negative_and_64_bit(void **state)
     }
 }
 
+/* Without an L, libconfig would wrap 4294967297 round to 1; it must be refused instead. */
+static void
+test_number_too_large_for_32_bits(void **state)
+{
+    struct fixture *fixture = *state;
+
+    write_config(fixture, MINIMAL "limits = { max_batch_events = 4294967297; };\n"
+                                  "commit = { max_events = 99999999999999999999; };\n"
+                                  "storage = { cache_mb = 0x10; };\n");
+    expect_refused(fixture);
+    if (fixture->errors.count != 2 ||
+        !has_error(fixture, 4, "limits.max_batch_events: the number is too large (1 to 100000)") ||
+        !has_error(fixture, 5, "commit.max_events: the number is too large (1 to 100000)")) {
+        print_errors(&fixture->errors);
+        fail_msg("unexpected errors");
+    }
+}
+
 static void
 test_range_bounds_accepted(void **state)
 {
@@ -650,6 +668,7 @@ main(void)
         TEST(test_out_of_range),
         TEST(test_out_of_range_too_big),
         TEST(test_out_of_range_negative_and_64_bit),
+        TEST(test_number_too_large_for_32_bits),
         TEST(test_range_bounds_accepted),
         TEST(test_empty_string),
         TEST(test_empty_endpoint),

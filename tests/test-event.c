@@ -221,6 +221,32 @@ test_staff_changed_fields(void **state)
     }
 }
 
+/* A field every staff record must have can be changed but never removed with null. */
+static void
+test_null_only_for_optional_fields(void **state)
+{
+    (void)state;
+    static const char *const required[] = {"name", "role", "team_id", "start_date"};
+    char text[512];
+
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "{'specversion': '1.0', 'id': 'a', 'source': 's', 'type': 'staff.changed', "
+                 "'data': {'staff_id': 'S1', '%s': null}}",
+                 required[i]);
+        expect_code(text, "bad_field");
+    }
+    expect_code("{'specversion': '1.0', 'id': 'a', 'source': 's', 'type': 'team.changed', "
+                "'data': {'team_id': 'T1', 'name': null}}",
+                "bad_field");
+    expect_valid("{'specversion': '1.0', 'id': 'a', 'source': 's', 'type': 'team.changed', "
+                 "'data': {'team_id': 'T1', 'name': 'Ward', 'parent_id': null, "
+                 "'manager_id': null}}");
+    expect_code("{'specversion': '1.0', 'id': 'a', 'source': 's', 'type': 'staff.left', "
+                "'data': {'staff_id': 'S1', 'leave_date': null}}",
+                "bad_field");
+}
+
 static void
 test_staff_changed_needs_a_change(void **state)
 {
@@ -645,6 +671,7 @@ main(void)
         cmocka_unit_test(test_valid_examples),
         cmocka_unit_test(test_valid_minimal_and_optional),
         cmocka_unit_test(test_staff_changed_fields),
+        cmocka_unit_test(test_null_only_for_optional_fields),
         cmocka_unit_test(test_staff_changed_needs_a_change),
         cmocka_unit_test(test_not_object),
         cmocka_unit_test(test_missing_attribute),

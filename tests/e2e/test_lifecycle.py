@@ -227,6 +227,52 @@ class Lifecycle(unittest.TestCase):
         for line in lines:
             self.assertRegex(line, r"^<[0-7]>\S")
 
+    def test_sighup_does_not_stop_the_daemon(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        daemon.signal(signal.SIGHUP)
+        # The notice is the evidence the signal was handled; wait for it with a deadline.
+        end = time.monotonic() + 10
+        while "SIGHUP" not in daemon.run_stderr():
+            self.assertTrue(daemon.running(), "carehubd exited on SIGHUP")
+            self.assertLess(time.monotonic(), end, "no SIGHUP notice logged")
+            time.sleep(0.02)
+        self.assertTrue(daemon.running())
+        self.assertTrue(daemon.status()["ok"])
+        self.assertEqual(daemon.stop_clean(), 0)
+
+    def test_second_daemon_on_the_same_state_dir_is_refused(self):
+        first = h.Daemon()
+        self.addCleanup(first.close)
+        first.start()
+        second = h.Daemon(state_dir=first.state_dir)
+        self.addCleanup(second.close)
+        second.start(wait=False)
+        self.assertEqual(second.wait_exit(), 1)
+        self.assertIn("another carehubd (pid %d) is already using state_dir" % first.pid,
+                      second.run_stderr())
+        # The first keeps serving, and its database was not touched by the second.
+        reply = first.client().publish([h.staff_hired("S1", "Ann Lee")])
+        self.assertEqual(h.statuses(reply), ["stored"])
+        self.assertEqual(first.stop_clean(), 0)
+
+    def test_staff_hired_again_states_the_whole_record(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        c = daemon.client()
+        first = h.staff_hired("S1", "Ann Lee", email="ann@example.org", manager_id="S9")
+        again = h.staff_hired("S1", "Ann Lee-Smith", role="senior carer")
+        self.assertEqual(h.statuses(c.publish([first, again])), ["stored", "stored"])
+        staff = c.request({"op": "staff", "staff_id": "S1"})["staff"]
+        self.assertEqual(staff["name"], "Ann Lee-Smith")
+        self.assertEqual(staff["role"], "senior carer")
+        self.assertIsNone(staff["email"])
+        self.assertIsNone(staff["manager_id"])
+        self.assertEqual(daemon.status()["staff"], {"active": 1, "left": 0})
+        self.assertEqual(daemon.stop_clean(), 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
