@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dircache.h"
 #include "directory.h"
 
 /* Open-addressed table (linear probing) from identity hash to sequence number. */
@@ -39,6 +40,9 @@ struct ingest {
     char last_error[256];
 
     struct dedup dedup;
+    struct directory_source store_source; /* the writer connection */
+    struct dircache *cache;               /* in front of store_source */
+    struct directory_source directory;    /* reads through the cache */
     struct store_counters totals;
     struct store_counters since_start;
 
@@ -195,19 +199,18 @@ static int
 plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *staff,
             struct dir_team *team, bool *write_staff, bool *write_team, enum store_put *how)
 {
-    struct directory_source base;
+    const struct directory_source *base = &ingest->directory;
     struct directory_overlay overlay;
     const cJSON *data = item->event.data;
     const char *staff_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "staff_id"));
     int r;
 
-    store_directory_source(ingest->writer, &base);
     *write_staff = *write_team = false;
     switch (item->event.type) {
     case EVENT_TEAM_CHANGED: {
         const char *team_id =
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "team_id"));
-        r = store_team_get(ingest->writer, team_id, team);
+        r = base->get_team(base->context, team_id, team);
         if (r == -ENOENT) {
             memset(team, 0, sizeof(*team));
             ingest->batch_delta.teams++;
@@ -215,7 +218,7 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
             return r;
         }
         directory_team_apply(team, data);
-        directory_overlay_init(&overlay, &base, NULL, team);
+        directory_overlay_init(&overlay, base, NULL, team);
         if (strcmp(team->parent_id, team->team_id) == 0)
             r = -ELOOP;
         else
@@ -258,7 +261,7 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
     case EVENT_STAFF_HIRED:
     case EVENT_STAFF_CHANGED:
     case EVENT_STAFF_LEFT:
-        r = store_staff_get(ingest->writer, staff_id, staff);
+        r = base->get_staff(base->context, staff_id, staff);
         if (r == -ENOENT) {
             if (item->event.type != EVENT_STAFF_HIRED) {
                 char message[256];
@@ -310,7 +313,7 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
         if (item->event.type == EVENT_STAFF_HIRED ||
             cJSON_GetObjectItemCaseSensitive(data, "manager_id") != NULL ||
             cJSON_GetObjectItemCaseSensitive(data, "team_id") != NULL) {
-            directory_overlay_init(&overlay, &base, staff, NULL);
+            directory_overlay_init(&overlay, base, staff, NULL);
             r = directory_check_chain(&overlay.source, staff->staff_id);
             if (r < 0)
                 return chain_verdict(item, r);
@@ -357,6 +360,8 @@ store_staff_details(struct ingest *ingest, struct ingest_item *item, unsigned fi
                            item->body, &seq);
     if (r == 0)
         r = store_staff_patch(ingest->writer, &patch, fields, seq);
+    if (r == 0)
+        dircache_forget_staff(ingest->cache, patch.staff_id);
     if (r == -ENOENT) {
         char message[256];
         snprintf(message, sizeof(message),
@@ -395,10 +400,16 @@ store_item(struct ingest *ingest, struct ingest_item *item)
     }
     r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
                            item->body, &seq);
-    if (r == 0 && write_staff)
+    if (r == 0 && write_staff) {
         r = store_staff_put(ingest->writer, &staff, seq, how);
-    if (r == 0 && write_team)
+        if (r == 0)
+            dircache_put_staff(ingest->cache, &staff);
+    }
+    if (r == 0 && write_team) {
         r = store_team_put(ingest->writer, &team, seq);
+        if (r == 0)
+            dircache_put_team(ingest->cache, &team);
+    }
     if (r < 0)
         return r;
     return remember_stored(ingest, item, seq);
@@ -442,6 +453,7 @@ write_batch(uv_work_t *work)
     if (r < 0) {
         snprintf(ingest->last_error, sizeof(ingest->last_error), "%s", store_error(ingest->writer));
         store_rollback(ingest->writer);
+        dircache_clear(ingest->cache); /* it may hold what was just rolled back */
         for (size_t i = ingest->batch_hash_count; i-- > 0;)
             dedup_remove(&ingest->dedup, ingest->batch_hashes[2 * i],
                          (int64_t)ingest->batch_hashes[2 * i + 1]);
@@ -578,7 +590,12 @@ ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
     ingest->options = *options;
     ingest->done = done;
     ingest->data = data;
-    r = dedup_grow(&ingest->dedup);
+    store_directory_source(writer, &ingest->store_source);
+    r = dircache_new(&ingest->cache, &ingest->store_source, 4096, 1024);
+    if (r == 0) {
+        dircache_source(ingest->cache, &ingest->directory);
+        r = dedup_grow(&ingest->dedup);
+    }
     if (r == 0)
         r = store_events_each(writer, load_one, &ingest->dedup);
     if (r == 0)
@@ -700,6 +717,7 @@ ingest_free(struct ingest *ingest)
 {
     if (ingest == NULL)
         return;
+    dircache_free(ingest->cache);
     free(ingest->dedup.keys);
     free(ingest->dedup.seqs);
     free(ingest->batch_hashes);
