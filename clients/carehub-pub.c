@@ -8,6 +8,16 @@
  * bounded by the window.  Every outcome is tied back to the line the event
  * started on.  When the daemon restarts, every unacknowledged request is
  * sent again: the daemon recognises events it already stored.
+ *
+ * The daemon's limits (limits.max_batch_events, limits.max_message_bytes) are
+ * not known in advance.  A request refused as a whole for its size is split
+ * into halves, down to single events, which alone are reported as rejected;
+ * the half size is then the most later requests hold.  A request far over the
+ * size limit gets no reply at all: the daemon drops the connection.  After a
+ * drop the largest request that was on the wire is a suspect; suspects are
+ * held back and sent alone, once nothing else is waiting for a reply, and a
+ * suspect that drops the connection more than PUB_MAX_DROPS times when sent
+ * alone is split in the same way (a single event is rejected).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +48,16 @@
 /* The daemon's default limits.max_message_bytes: requests are cut before they
  * reach it, so that many small events never make one request too large.  An
  * event larger than this on its own still goes, alone, and the daemon says
- * whether its own limit allows it. */
+ * whether its own limit allows it.  A daemon with a smaller limit lowers it. */
 #define PUB_MAX_REQUEST_BYTES (1024 * 1024)
+
+/* A suspect sent alone that loses the connection more than this many times
+ * is taken to be too large for the daemon to read. */
+#define PUB_MAX_DROPS 2
+/* A lost connection counts against the suspect sent alone only when it comes
+ * this soon after the sending: the daemon drops an oversized message as soon
+ * as it reads its size, and a restart at another moment is no evidence. */
+#define PUB_DROP_GRACE_MS 2000
 
 /* Input is read in chunks of at least this size; a value that is still not
  * valid JSON once this much of it is buffered is reported as bad. */
@@ -60,17 +78,28 @@ struct origin {
     unsigned long line;
 };
 
-/* One publish request: its body and where each of its events came from. */
+/* One event of a request: where it came from and where its text is in the body. */
+struct request_event {
+    struct origin origin;
+    size_t offset;
+    size_t len;
+};
+
+/* One publish request: its body and its events. */
 struct request {
     uint64_t id;
     char *body;
     size_t len;
     size_t cap;
-    struct origin *origins;
+    struct request_event *events;
     size_t count;
-    size_t origins_cap;
+    size_t events_cap;
     int64_t retry_at_ms;
     int retry_interval_ms;
+    uint64_t sent_on; /* the connection it was last sent on; 0 for none */
+    int64_t sent_at_ms;
+    bool suspect;   /* may make the daemon drop the connection: sent alone */
+    unsigned drops; /* connections lost right after it was sent alone */
 };
 
 /* The unacknowledged requests in the order of their ids (ids only grow), so
@@ -148,8 +177,14 @@ struct pub {
     size_t unacked_events;
     int64_t next_retry_ms;
     int64_t last_progress_ms;
-    bool link_lost;
-    bool failed; /* exit 2 */
+    bool connected;
+    uint64_t connection;     /* connections made so far; requests name theirs */
+    size_t batch_limit;      /* most events per request: --batch, or what the daemon took */
+    size_t byte_limit;       /* most bytes per request, lowered the same way */
+    size_t largest_answered; /* the largest request answered on this connection */
+    size_t suspects;         /* outstanding requests that are suspects */
+    struct request *probe;   /* the suspect sent alone, or NULL */
+    bool failed;             /* exit 2 */
     unsigned long long stored;
     unsigned long long duplicate;
     unsigned long long rejected;
@@ -178,6 +213,15 @@ usage(FILE *out)
             "\n"
             "Requests without a reply are sent again after 2 s (doubling up to 16 s) and\n"
             "all of them when the connection comes back after the daemon restarts.\n"
+            "\n"
+            "A request the daemon refuses as too large (batch_too_large or\n"
+            "message_too_large) is split in two and both halves are sent, down to single\n"
+            "events; only a single event still refused is reported as rejected.  Later\n"
+            "requests are then kept to the size that was split off.  After the connection\n"
+            "drops, the largest request that was on the wire is held back and sent alone\n"
+            "once the others are answered; if the connection drops right after it three\n"
+            "times, it is too large for the daemon to read and is split the same way, and\n"
+            "a single event is rejected as message_too_large.\n"
             "\n"
             "Exit status: 0 every event was stored or a duplicate, 1 some input was\n"
             "rejected, 2 usage, input or connection error, or timeout.\n",
@@ -527,7 +571,7 @@ request_free(struct request *request)
     if (request == NULL)
         return;
     free(request->body);
-    free(request->origins);
+    free(request->events);
     free(request);
 }
 
@@ -567,25 +611,39 @@ request_new(uint64_t id)
     return request;
 }
 
+/* Appends one event's text to the body.  Returns 0 or -ENOMEM. */
 static int
-request_add_event(struct request *request, const struct read_item *item, unsigned file)
+request_add_event(struct request *request, const char *text, size_t len,
+                  const struct origin *origin)
 {
-    if (request->count == request->origins_cap) {
-        size_t cap = request->origins_cap ? request->origins_cap * 2 : 64;
-        struct origin *grown = realloc(request->origins, cap * sizeof(*grown));
+    struct request_event *event;
+
+    if (request->count == request->events_cap) {
+        size_t cap = request->events_cap ? request->events_cap * 2 : 64;
+        struct request_event *grown = realloc(request->events, cap * sizeof(*grown));
 
         if (grown == NULL)
             return -ENOMEM;
-        request->origins = grown;
-        request->origins_cap = cap;
+        request->events = grown;
+        request->events_cap = cap;
     }
-    if ((request->count > 0 && request_append(request, ",", 1) < 0) ||
-        request_append(request, item->text, item->len) < 0)
+    if (request->count > 0 && request_append(request, ",", 1) < 0)
         return -ENOMEM;
-    request->origins[request->count].file = file;
-    request->origins[request->count].line = item->line;
+    event = &request->events[request->count];
+    event->origin = *origin;
+    event->offset = request->len;
+    event->len = len;
+    if (request_append(request, text, len) < 0)
+        return -ENOMEM;
     request->count++;
     return 0;
+}
+
+/* Ends the body; no event can be added afterwards.  Returns 0 or -ENOMEM. */
+static int
+request_close(struct request *request)
+{
+    return request_append(request, "]}", 2);
 }
 
 /* ---- the outstanding requests ---- */
@@ -671,12 +729,21 @@ outstanding_release(struct outstanding *set)
 
 /* ---- sending ---- */
 
-/* Sends (again) one outstanding request and arms its retry.  Returns 0 or a negative errno. */
+/*
+ * Sends (again) one outstanding request and arms its retry.  Without a
+ * connection nothing is sent: every request goes out when one is made.
+ * (The socket is CLIENT_IMMEDIATE, so no copy queued for a lost connection
+ * goes out on the next one, where it would confuse the suspects' trials.)
+ * Returns 0 or a negative errno.
+ */
 static int
 transmit(struct pub *pub, struct request *request, int64_t now)
 {
-    int r = client_send(pub->client, request->body, request->len);
+    int r;
 
+    if (!pub->connected)
+        return 0;
+    r = client_send(pub->client, request->body, request->len);
     if (r == -EAGAIN) {
         request->retry_at_ms = now + PUB_SEND_AGAIN_MS;
     } else if (r < 0) {
@@ -685,6 +752,8 @@ transmit(struct pub *pub, struct request *request, int64_t now)
         pub->failed = true;
         return r;
     } else {
+        request->sent_on = pub->connection;
+        request->sent_at_ms = now;
         request->retry_at_ms = now + request->retry_interval_ms;
     }
     if (request->retry_at_ms < pub->next_retry_ms)
@@ -697,11 +766,10 @@ send_pending(struct pub *pub)
 {
     struct request *request = pub->pending;
     int64_t now = client_now_ms();
-    int r;
 
     if (request == NULL)
         return 0;
-    if (request_append(request, "]}", 2) < 0 || outstanding_add(&pub->outstanding, request) < 0) {
+    if (request_close(request) < 0 || outstanding_add(&pub->outstanding, request) < 0) {
         fprintf(stderr, "carehub-pub: out of memory\n");
         pub->failed = true;
         return -ENOMEM;
@@ -710,8 +778,7 @@ send_pending(struct pub *pub)
     if (pub->outstanding.live == 1)
         pub->last_progress_ms = now; /* the timeout counts from here */
     pub->unacked_events += request->count;
-    r = transmit(pub, request, now);
-    return r;
+    return transmit(pub, request, now);
 }
 
 static bool
@@ -729,7 +796,7 @@ add_event(struct pub *pub, const struct read_item *item)
     int r;
 
     /* "]}" and a comma go with the event. */
-    if (request != NULL && request->len + item->len + 3 > PUB_MAX_REQUEST_BYTES) {
+    if (request != NULL && request->len + item->len + 3 > pub->byte_limit) {
         r = send_pending(pub);
         if (r < 0)
             return r;
@@ -741,9 +808,10 @@ add_event(struct pub *pub, const struct read_item *item)
             goto nomem;
         pub->pending = request;
     }
-    if (request_add_event(request, item, pub->file_index) < 0)
+    if (request_add_event(request, item->text, item->len,
+                          &(struct origin){.file = pub->file_index, .line = item->line}) < 0)
         goto nomem;
-    if (request->count >= pub->options.batch)
+    if (request->count >= pub->batch_limit)
         return send_pending(pub);
     return 0;
 nomem:
@@ -753,10 +821,11 @@ nomem:
 }
 
 /*
- * Reads input and sends requests while the window has room.  Stops when the
- * input would block (waiting_for_input is then set), when the window is full
- * or at the end of the input.  A partly filled request goes out whenever
- * reading stops, so that a slow producer's events are not held back.
+ * Reads input and sends requests while the window has room and no suspect is
+ * waiting to be sent alone.  Stops when the input would block
+ * (waiting_for_input is then set), when the window is full or at the end of
+ * the input.  A partly filled request goes out whenever reading stops, so
+ * that a slow producer's events are not held back.
  */
 static int
 fill(struct pub *pub)
@@ -764,7 +833,7 @@ fill(struct pub *pub)
     int r = 0;
 
     pub->waiting_for_input = false;
-    while (!pub->inputs_done && !pub->failed && window_has_room(pub)) {
+    while (!pub->inputs_done && !pub->failed && window_has_room(pub) && pub->suspects == 0) {
         struct read_item item;
 
         if (!pub->reader_open) {
@@ -806,36 +875,166 @@ out:
     return send_pending(pub);
 }
 
-/* ---- replies ---- */
+/* ---- requests too large for the daemon ---- */
 
-/* The outstanding request with the largest body: the one a size limit refused. */
-static struct request *
-largest_outstanding(const struct pub *pub)
+/* Why a request is too large for the daemon. */
+enum too_large {
+    TOO_MANY_EVENTS,   /* batch_too_large */
+    TOO_MANY_BYTES,    /* message_too_large */
+    TOO_LARGE_TO_READ, /* the daemon dropped the connection on it */
+};
+
+/* The request is no longer suspected of making the daemon drop the connection. */
+static void
+clear_suspect(struct pub *pub, struct request *request)
 {
-    struct request *largest = NULL;
+    if (request->suspect)
+        pub->suspects--;
+    request->suspect = false;
+    if (pub->probe == request)
+        pub->probe = NULL;
+}
 
-    for (size_t i = pub->outstanding.head; i < pub->outstanding.tail; i++) {
-        struct request *request = pub->outstanding.entries[i].request;
-
-        if (request != NULL && (largest == NULL || request->len > largest->len))
-            largest = request;
-    }
-    return largest;
+/* Forgets an outstanding request without freeing it or counting its events out. */
+static void
+unlist_request(struct pub *pub, struct request *request)
+{
+    outstanding_remove(&pub->outstanding, request);
+    clear_suspect(pub, request);
 }
 
 static void
 finish_request(struct pub *pub, struct request *request)
 {
-    outstanding_remove(&pub->outstanding, request);
+    unlist_request(pub, request);
     pub->unacked_events -= request->count;
     request_free(request);
 }
+
+/*
+ * Replaces an outstanding request the daemon found too large by two holding
+ * the first and the second half of its events, sent in that order, and
+ * lowers the limit it broke to the larger half, so that later requests stay
+ * under what the daemon takes.  The halves of a request that dropped the
+ * connection are suspects in turn, each sent alone.  The events stay
+ * unacknowledged, so the window is unchanged.  Returns 0 or a negative errno
+ * (pub->failed is then set).
+ */
+static int
+split_request(struct pub *pub, struct request *request, enum too_large why, int64_t now)
+{
+    size_t half = request->count / 2;
+    struct request *parts[2] = {request_new(pub->next_id + 1), request_new(pub->next_id + 2)};
+    struct request *added[2];
+    size_t larger;
+    int r;
+
+    if (parts[0] == NULL || parts[1] == NULL)
+        goto nomem;
+    for (size_t i = 0; i < request->count; i++) {
+        const struct request_event *event = &request->events[i];
+
+        if (request_add_event(parts[i >= half], request->body + event->offset, event->len,
+                              &event->origin) < 0)
+            goto nomem;
+    }
+    if (request_close(parts[0]) < 0 || request_close(parts[1]) < 0)
+        goto nomem;
+    if (why == TOO_MANY_EVENTS) {
+        larger = request->count - half;
+        if (larger < pub->batch_limit)
+            pub->batch_limit = larger;
+    } else {
+        larger = parts[0]->len > parts[1]->len ? parts[0]->len : parts[1]->len;
+        if (larger < pub->byte_limit)
+            pub->byte_limit = larger;
+    }
+    pub->next_id += 2;
+    unlist_request(pub, request);
+    request_free(request);
+    pub->last_progress_ms = now;
+    for (int i = 0; i < 2; i++) {
+        if (outstanding_add(&pub->outstanding, parts[i]) < 0)
+            goto nomem;
+        added[i] = parts[i];
+        parts[i] = NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (why == TOO_LARGE_TO_READ) {
+            added[i]->suspect = true;
+            pub->suspects++;
+        } else if ((r = transmit(pub, added[i], now)) < 0) {
+            return r;
+        }
+    }
+    return 0;
+nomem:
+    request_free(parts[0]);
+    request_free(parts[1]);
+    fprintf(stderr, "carehub-pub: out of memory\n");
+    pub->failed = true;
+    return -ENOMEM;
+}
+
+/*
+ * The request that a message_too_large reply without an id refers to, among
+ * those on the wire that are larger than every request the daemon answered
+ * on this connection: the one of the size the daemon's message gives, or
+ * else the largest, if it is at least that size.  A request at least as
+ * large as a refused one is refused too, so the choice never splits a
+ * request the daemon could take, and each refused request gets its own
+ * reply.  NULL when none qualifies: the reply is about a copy of a request
+ * split before.
+ */
+static struct request *
+too_large_candidate(const struct pub *pub, const char *message)
+{
+    struct request *largest = NULL;
+    unsigned long long size = 0;
+
+    /* Only a hint, for a daemon of this version: messages may change. */
+    if (message == NULL || sscanf(message, "the request is %llu bytes", &size) != 1)
+        size = 0;
+    for (size_t i = pub->outstanding.head; i < pub->outstanding.tail; i++) {
+        struct request *request = pub->outstanding.entries[i].request;
+
+        if (request == NULL || request->sent_on != pub->connection ||
+            request->len <= pub->largest_answered)
+            continue;
+        if (request->len == size)
+            return request;
+        if (largest == NULL || request->len > largest->len)
+            largest = request;
+    }
+    return largest != NULL && largest->len >= size ? largest : NULL;
+}
+
+/* A suspect lost the connection too often: split it, or reject its single event. */
+static void
+too_large_to_read(struct pub *pub, struct request *request, int64_t now)
+{
+    char message[256];
+
+    if (request->count > 1) {
+        split_request(pub, request, TOO_LARGE_TO_READ, now);
+        return;
+    }
+    snprintf(message, sizeof(message),
+             "the daemon dropped the connection each time this event (%zu bytes) was sent: it is "
+             "far over the daemon's limits.max_message_bytes",
+             request->events[0].len);
+    pub->last_progress_ms = now;
+    report_rejection(pub, &request->events[0].origin, WIRE_E_TOO_LARGE, message);
+    finish_request(pub, request);
+}
+
+/* ---- replies ---- */
 
 static void
 reject_all(struct pub *pub, const struct request *request, const char *code, const char *message)
 {
     for (size_t i = 0; i < request->count; i++)
-        report_rejection(pub, &request->origins[i], code, message);
+        report_rejection(pub, &request->events[i].origin, code, message);
 }
 
 /* Counts the per-event outcomes of a successful publish reply. */
@@ -862,11 +1061,17 @@ take_results(struct pub *pub, const struct request *request, const cJSON *reply)
         } else {
             const cJSON *error = cJSON_GetObjectItemCaseSensitive(result, "error");
 
-            report_rejection(pub, &request->origins[i], wire_get_string(error, "code"),
+            report_rejection(pub, &request->events[i].origin, wire_get_string(error, "code"),
                              wire_get_string(error, "message"));
         }
         i++;
     }
+}
+
+static bool
+code_is(const char *code, const char *expected)
+{
+    return code != NULL && strcmp(code, expected) == 0;
 }
 
 static void
@@ -887,9 +1092,14 @@ handle_reply(struct pub *pub, const char *body, size_t len, int64_t now)
     id = cJSON_GetObjectItemCaseSensitive(reply, "id");
     if (cJSON_IsNumber(id) && id->valuedouble >= 1 && id->valuedouble <= (double)pub->next_id) {
         request = outstanding_find(&pub->outstanding, (uint64_t)id->valuedouble);
-    } else if (status == -EREMOTEIO && code != NULL && strcmp(code, WIRE_E_TOO_LARGE) == 0) {
+        /* The daemon read its id: it takes a request this large. */
+        if (request != NULL && request->len > pub->largest_answered)
+            pub->largest_answered = request->len;
+        if (request != NULL)
+            clear_suspect(pub, request);
+    } else if (status == -EREMOTEIO && code_is(code, WIRE_E_TOO_LARGE)) {
         /* The daemon refused the message before reading its id. */
-        request = largest_outstanding(pub);
+        request = too_large_candidate(pub, message);
     } else if (status == -EREMOTEIO) {
         fprintf(stderr, "carehub-pub: the daemon reported an error without a request id: ");
         put_sanitized(stderr, code ? code : "?");
@@ -899,7 +1109,7 @@ handle_reply(struct pub *pub, const char *body, size_t len, int64_t now)
     }
     if (request == NULL)
         goto out; /* a late reply to a request answered before */
-    if (status == -EREMOTEIO && code != NULL && strcmp(code, WIRE_E_UNAVAILABLE) == 0) {
+    if (status == -EREMOTEIO && code_is(code, WIRE_E_UNAVAILABLE)) {
         /* The daemon is stopping or cannot store now: try again later, and do
          * not count this as progress, so that --timeout still applies. */
         request->retry_at_ms = now + request->retry_interval_ms;
@@ -910,6 +1120,12 @@ handle_reply(struct pub *pub, const char *body, size_t len, int64_t now)
         goto out;
     }
     pub->last_progress_ms = now;
+    if (status == -EREMOTEIO && request->count > 1 &&
+        (code_is(code, WIRE_E_TOO_LARGE) || code_is(code, WIRE_E_BATCH_TOO_LARGE))) {
+        split_request(pub, request,
+                      code_is(code, WIRE_E_TOO_LARGE) ? TOO_MANY_BYTES : TOO_MANY_EVENTS, now);
+        goto out;
+    }
     if (status == 0)
         take_results(pub, request, reply);
     else if (status == -EREMOTEIO)
@@ -946,15 +1162,22 @@ drain_replies(struct pub *pub)
     }
 }
 
-/* Sends every outstanding request whose retry is due (or all of them). */
+/* ---- the connection ---- */
+
+/*
+ * Sends every outstanding request whose retry is due (or all of them), but
+ * not the suspects held back: only the one being probed is sent again.
+ */
 static void
 resend(struct pub *pub, bool all, int64_t now)
 {
     pub->next_retry_ms = INT64_MAX;
+    if (!pub->connected)
+        return; /* everything goes when the connection is back */
     for (size_t i = pub->outstanding.head; i < pub->outstanding.tail && !pub->failed; i++) {
         struct request *request = pub->outstanding.entries[i].request;
 
-        if (request == NULL)
+        if (request == NULL || (request->suspect && request != pub->probe))
             continue;
         if (all || request->retry_at_ms <= now) {
             if (!all && request->retry_interval_ms < PUB_RETRY_MAX_MS)
@@ -966,18 +1189,86 @@ resend(struct pub *pub, bool all, int64_t now)
     }
 }
 
+/*
+ * Sends the first suspect alone once nothing else waits for a reply, so that
+ * if the connection drops, the suspect is what dropped it.
+ */
+static void
+send_probe(struct pub *pub, int64_t now)
+{
+    if (!pub->connected || pub->probe != NULL || pub->suspects == 0 ||
+        pub->outstanding.live > pub->suspects)
+        return;
+    for (size_t i = pub->outstanding.head; i < pub->outstanding.tail; i++) {
+        struct request *request = pub->outstanding.entries[i].request;
+
+        if (request != NULL && request->suspect) {
+            pub->probe = request;
+            transmit(pub, request, now);
+            return;
+        }
+    }
+}
+
+/*
+ * The connection is lost, and with it the replies to what was sent on it.  A
+ * suspect sent alone is charged with the loss when it came right after the
+ * sending; charged too often, it is taken to be too large to read.  Otherwise
+ * the largest request on the wire becomes a suspect: a request far over the
+ * daemon's size limit makes it drop the connection, and the largest is the
+ * one that would.  A daemon that merely restarted answers it when it is sent
+ * alone, and nothing is lost but a little time.
+ */
+static void
+connection_lost(struct pub *pub, int64_t now)
+{
+    struct request *suspect = pub->probe;
+
+    pub->connected = false;
+    pub->largest_answered = 0; /* the next daemon may have other limits */
+    pub->next_retry_ms = INT64_MAX;
+    if (suspect != NULL) {
+        pub->probe = NULL;
+        if (now - suspect->sent_at_ms <= PUB_DROP_GRACE_MS)
+            suspect->drops++;
+        if (suspect->drops > PUB_MAX_DROPS)
+            too_large_to_read(pub, suspect, now);
+        return;
+    }
+    for (size_t i = pub->outstanding.head; i < pub->outstanding.tail; i++) {
+        struct request *request = pub->outstanding.entries[i].request;
+
+        if (request != NULL && !request->suspect && request->sent_on == pub->connection &&
+            (suspect == NULL || request->len > suspect->len))
+            suspect = request;
+    }
+    if (suspect != NULL) {
+        suspect->suspect = true;
+        pub->suspects++;
+    }
+}
+
+/* A connection is made: what was sent before it is lost, so everything goes again. */
+static void
+connection_made(struct pub *pub, int64_t now)
+{
+    pub->connected = true;
+    pub->connection++;
+    resend(pub, true, now);
+}
+
 static void
 drain_link_events(struct pub *pub)
 {
     enum client_link_event event;
 
     while (client_monitor_event(pub->client, &event) == 0) {
-        if (event == CLIENT_LINK_DISCONNECTED) {
-            pub->link_lost = true;
-        } else if (event == CLIENT_LINK_CONNECTED && pub->link_lost) {
-            /* Whatever was on the wire or queued in the old daemon is lost. */
-            pub->link_lost = false;
-            resend(pub, true, client_now_ms());
+        if (event == CLIENT_LINK_DISCONNECTED && pub->connected) {
+            /* Replies taken before the loss are the lost connection's. */
+            drain_replies(pub);
+            connection_lost(pub, client_now_ms());
+        } else if (event == CLIENT_LINK_CONNECTED && !pub->connected) {
+            connection_made(pub, client_now_ms());
         }
     }
 }
@@ -1038,6 +1329,7 @@ run(struct pub *pub)
         now = client_now_ms();
         if (pub->outstanding.live > 0 && now >= pub->next_retry_ms)
             resend(pub, false, now);
+        send_probe(pub, now);
         if (pub->failed)
             return -1;
         if (pub->outstanding.live > 0 && pub->options.timeout_ms > 0 &&
@@ -1192,7 +1484,10 @@ main(int argc, char **argv)
     if (check_inputs(pub.files, pub.file_count) < 0)
         goto out;
     pub.reader.fd = -1;
-    if (client_open(&pub.client, pub.options.endpoint, CLIENT_MONITOR, err, sizeof(err)) < 0) {
+    pub.batch_limit = pub.options.batch;
+    pub.byte_limit = PUB_MAX_REQUEST_BYTES;
+    if (client_open(&pub.client, pub.options.endpoint, CLIENT_MONITOR | CLIENT_IMMEDIATE, err,
+                    sizeof(err)) < 0) {
         fprintf(stderr, "carehub-pub: %s\n", err);
         goto out;
     }

@@ -45,12 +45,13 @@ set_int_option(void *socket, int option, int value)
 }
 
 static int
-configure_socket(void *socket)
+configure_socket(void *socket, unsigned flags)
 {
     int64_t max_reply = CLIENT_MAX_REPLY_BYTES;
     int r;
 
     if ((r = set_int_option(socket, ZMQ_LINGER, 0)) < 0 ||
+        (r = set_int_option(socket, ZMQ_IMMEDIATE, (flags & CLIENT_IMMEDIATE) ? 1 : 0)) < 0 ||
         (r = set_int_option(socket, ZMQ_RECONNECT_IVL, CLIENT_RECONNECT_MS)) < 0 ||
         (r = set_int_option(socket, ZMQ_RECONNECT_IVL_MAX, CLIENT_RECONNECT_MAX_MS)) < 0 ||
         (r = set_int_option(socket, ZMQ_SNDHWM, 0)) < 0 ||
@@ -61,7 +62,11 @@ configure_socket(void *socket)
     return 0;
 }
 
-/* Starts the monitor before connecting so that no connection event is missed. */
+/*
+ * Starts the monitor before connecting so that no connection event is
+ * missed.  A connection counts once its handshake is done: only then does a
+ * ZMQ_IMMEDIATE socket take messages for it.
+ */
 static int
 start_monitor(struct client *client, char *err, size_t err_size)
 {
@@ -69,8 +74,8 @@ start_monitor(struct client *client, char *err, size_t err_size)
     int r;
 
     snprintf(address, sizeof(address), "inproc://carehub-client-monitor-%p", (void *)client);
-    if (zmq_socket_monitor(client->socket, address, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) !=
-        0)
+    if (zmq_socket_monitor(client->socket, address,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
         goto fail;
     client->monitor = zmq_socket(client->context, ZMQ_PAIR);
     if (client->monitor == NULL)
@@ -110,7 +115,7 @@ client_open(struct client **out, const char *endpoint, unsigned flags, char *err
         snprintf(err, err_size, "cannot create a socket: %s", zmq_strerror(-r));
         goto fail;
     }
-    r = configure_socket(client->socket);
+    r = configure_socket(client->socket, flags);
     if (r < 0) {
         snprintf(err, err_size, "cannot configure the socket: %s", zmq_strerror(-r));
         goto fail;
@@ -199,7 +204,7 @@ client_monitor_event(struct client *client, enum client_link_event *event)
     /* First frame: 16-bit event number then a 32-bit value; second: the address. */
     if (zmq_msg_size(&frame) >= sizeof(number)) {
         memcpy(&number, zmq_msg_data(&frame), sizeof(number));
-        if (number == ZMQ_EVENT_CONNECTED)
+        if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             *event = CLIENT_LINK_CONNECTED;
         else if (number == ZMQ_EVENT_DISCONNECTED)
             *event = CLIENT_LINK_DISCONNECTED;

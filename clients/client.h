@@ -22,11 +22,19 @@
 
 /* client_open() flag: also watch the connection (client_monitor_socket()). */
 #define CLIENT_MONITOR 0x1u
+/*
+ * client_open() flag: queue requests only on a connection that is up
+ * (client_send() says -EAGAIN otherwise), and discard those not yet written
+ * when it drops (ZMQ_IMMEDIATE), so that no stale copy goes out on the next
+ * connection.  For callers that resend whatever is unanswered themselves
+ * when CLIENT_LINK_CONNECTED comes.
+ */
+#define CLIENT_IMMEDIATE 0x2u
 
 /* What client_monitor_event() reports. */
 enum client_link_event {
     CLIENT_LINK_OTHER = 0,
-    CLIENT_LINK_CONNECTED,
+    CLIENT_LINK_CONNECTED, /* a connection is ready to carry requests */
     CLIENT_LINK_DISCONNECTED,
 };
 
@@ -46,9 +54,9 @@ const char *client_endpoint(const char *option);
  * closed (ZMQ_LINGER 0), reconnects 100 ms after losing the daemon, backing
  * off to 1 s, and queues without a high-water mark: callers bound what they
  * send themselves.  Connecting is asynchronous, so a daemon that is not
- * running yet is not an error here; requests wait for it.  With
- * CLIENT_MONITOR in flags the connection is also watched, see
- * client_monitor_socket().  Returns 0, or a negative errno code (-EINVAL for
+ * running yet is not an error here; requests wait for it (but see
+ * CLIENT_IMMEDIATE).  With CLIENT_MONITOR in flags the connection is also
+ * watched, see client_monitor_socket().  Returns 0, or a negative errno code (-EINVAL for
  * an endpoint ZeroMQ does not accept) with a sentence for a person in err.
  */
 int client_open(struct client **out, const char *endpoint, unsigned flags, char *err,

@@ -26,6 +26,7 @@ struct daemon {
     bool input_paused; /* too many events waiting: ZeroMQ holds the rest */
     struct store *writer;
     struct store *reader;
+    struct store *checkpointer;
     struct ingest *ingest;
     uv_signal_t sigterm;
     uv_signal_t sigint;

@@ -46,6 +46,8 @@ struct ingest {
     struct store_counters totals;
     struct store_counters since_start;
 
+    uv_work_t checkpoint;
+    bool checkpointing;
     uv_prepare_t prepare;
     uv_timer_t delay;
     int open_handles;
@@ -465,6 +467,37 @@ static void dispatch(struct ingest *ingest);
 static void maybe_close(struct ingest *ingest);
 
 static void
+run_checkpoint(uv_work_t *work)
+{
+    struct ingest *ingest = work->data;
+
+    /* A failure leaves the log to grow until the next attempt: nothing is lost. */
+    (void)store_checkpoint(ingest->options.checkpointer);
+}
+
+static void
+checkpoint_done(uv_work_t *work, int status)
+{
+    struct ingest *ingest = work->data;
+
+    (void)status;
+    ingest->checkpointing = false;
+    maybe_close(ingest);
+}
+
+/* Starts a checkpoint on its own thread when the log has grown long enough. */
+static void
+maybe_checkpoint(struct ingest *ingest)
+{
+    if (ingest->options.checkpointer == NULL || ingest->checkpointing ||
+        store_wal_frames(ingest->writer) < ingest->options.checkpoint_frames)
+        return;
+    ingest->checkpoint.data = ingest;
+    if (uv_queue_work(ingest->loop, &ingest->checkpoint, run_checkpoint, checkpoint_done) == 0)
+        ingest->checkpointing = true;
+}
+
+static void
 add_counters(struct store_counters *to, const struct store_counters *delta)
 {
     to->events_stored += delta->events_stored;
@@ -497,6 +530,7 @@ batch_written(uv_work_t *work, int status)
         request = next;
     }
     dispatch(ingest);
+    maybe_checkpoint(ingest);
     maybe_close(ingest);
 }
 
@@ -695,7 +729,7 @@ on_handle_closed(uv_handle_t *handle)
 static void
 maybe_close(struct ingest *ingest)
 {
-    if (!ingest->closing || ingest->busy || ingest->queue_head != NULL)
+    if (!ingest->closing || ingest->busy || ingest->checkpointing || ingest->queue_head != NULL)
         return;
     if (uv_is_closing((uv_handle_t *)&ingest->prepare))
         return;

@@ -60,6 +60,14 @@ typedef void (*ingest_done_cb)(void *data, struct ingest_request *request);
 struct ingest_options {
     int max_events;   /* commit.max_events */
     int max_delay_ms; /* commit.max_delay_ms */
+    /*
+     * A second connection (borrowed) that copies the write-ahead log into
+     * the database on its own thread once it holds checkpoint_frames pages,
+     * so that commits never wait for it.  NULL: SQLite checkpoints inside
+     * commits.
+     */
+    struct store *checkpointer;
+    int checkpoint_frames;
 };
 
 /*

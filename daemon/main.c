@@ -196,6 +196,7 @@ run(const char *path)
     options.writer = true;
     options.durable = daemon.config.durable;
     options.cache_mb = daemon.config.cache_mb;
+    options.separate_checkpoints = true;
     r = store_open(&daemon.writer, daemon.config.state_dir, &options, message, sizeof(message));
     if (r == 0) {
         options.writer = false;
@@ -210,6 +211,8 @@ run(const char *path)
                     "(for benchmarks only)");
     ingest_options.max_events = daemon.config.commit_max_events;
     ingest_options.max_delay_ms = daemon.config.commit_max_delay_ms;
+    ingest_options.checkpointer = daemon.checkpointer;
+    ingest_options.checkpoint_frames = 1000; /* SQLite's own default: about 4 MB of log */
     r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done, &daemon,
                    message, sizeof(message));
     if (r < 0) {
@@ -259,6 +262,7 @@ out:
     if (daemon.zmq)
         zmq_ctx_term(daemon.zmq);
     ingest_free(daemon.ingest);
+    store_close(daemon.checkpointer);
     store_close(daemon.reader);
     store_close(daemon.writer);
     uv_loop_close(&loop);

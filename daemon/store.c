@@ -136,7 +136,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 };
 
 struct store {
-    int lock_fd; /* the writer's lock on state_dir, or -1 */
+    int lock_fd;    /* the writer's lock on state_dir, or -1 */
+    int wal_frames; /* from the WAL hook, after each commit */
     sqlite3 *db;
     char *path;
     char *wal_path;
@@ -294,6 +295,31 @@ prepare_state_dir(const char *state_dir, char *message, size_t size)
     return 0;
 }
 
+static int
+wal_hook(void *context, sqlite3 *db, const char *name, int frames)
+{
+    struct store *store = context;
+
+    (void)db;
+    (void)name;
+    store->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+int
+store_wal_frames(const struct store *store)
+{
+    return store->wal_frames;
+}
+
+int
+store_checkpoint(struct store *store)
+{
+    int rc = sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+    return rc == SQLITE_BUSY ? 0 : map_error(rc); /* busy: the next one catches up */
+}
+
 void
 store_global_init(void)
 {
@@ -383,8 +409,12 @@ store_open(struct store **out, const char *state_dir, const struct store_options
                  options->durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF");
     if (r == 0)
         r = exec(store, pragma);
-    if (r == 0 && !options->writer)
+    if (r == 0 && !options->writer && !options->separate_checkpoints)
         r = exec(store, "PRAGMA query_only = 1");
+    if (r == 0 && options->writer && options->separate_checkpoints) {
+        r = exec(store, "PRAGMA wal_autocheckpoint = 0");
+        sqlite3_wal_hook(store->db, wal_hook, store);
+    }
     if (r < 0) {
         snprintf(message, size, "cannot configure %s: %s", store->path, store_error(store));
         goto fail;

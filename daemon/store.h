@@ -31,6 +31,11 @@ struct store_options {
     bool writer;  /* false: a query-only connection to an existing database */
     bool durable; /* synchronous=FULL; false only for benchmarks */
     int cache_mb;
+    /*
+     * Writer: leave checkpoints to a checkpointer connection instead of
+     * running them inside commits.  Not a writer: be that checkpointer.
+     */
+    bool separate_checkpoints;
 };
 
 /* The running totals kept in the database. */
@@ -58,6 +63,16 @@ void store_global_init(void);
  */
 int store_open(struct store **out, const char *state_dir, const struct store_options *options,
                char *message, size_t message_size);
+
+/* Frames in the write-ahead log after the writer's last commit. */
+int store_wal_frames(const struct store *store);
+
+/*
+ * Copies what it can of the write-ahead log into the database without
+ * waiting for the writer or readers (a PASSIVE checkpoint).  Runs on the
+ * checkpointer connection, on its own thread, while the writer goes on.
+ */
+int store_checkpoint(struct store *store);
 
 /* Closes the connection; accepts NULL. */
 void store_close(struct store *store);

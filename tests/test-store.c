@@ -33,8 +33,8 @@ struct fixture {
     char message[512];
 };
 
-static const struct store_options writer_options = {true, true, 8};
-static const struct store_options reader_options = {false, true, 8};
+static const struct store_options writer_options = {true, true, 8, false};
+static const struct store_options reader_options = {false, true, 8, false};
 
 static int
 setup(void **state)

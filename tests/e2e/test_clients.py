@@ -166,6 +166,102 @@ class Pub(TempDirMixin, h.DaemonTestCase):
         self.assertLess(time.monotonic() - started, 30)
 
 
+def sized_event(n, size, source="carehub-e2e-limits"):
+    """A team.changed of about size bytes (a longer name); valid while the name
+    stays within the daemon's 256 bytes."""
+    ev = filler_event(n, source=source)
+    ev["data"]["name"] += " " + "x" * max(0, size - len(json.dumps(ev)) - 1)
+    return ev
+
+
+class PubSmallBatchLimit(TempDirMixin, h.DaemonTestCase):
+    """carehub-pub against a daemon whose max_batch_events is below --batch."""
+
+    daemon_kwargs = {"limits": {"max_batch_events": 10}}
+
+    def test_batches_are_split_until_the_daemon_takes_them(self):
+        path = os.path.join(self.tmpdir(), "events.ndjson")
+        write_ndjson(path, [filler_event(i) for i in range(95)])
+        cp = run_pub(["--batch", "100", path], self.daemon.api)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(pub_summary(cp.stdout), (95, 0, 0))
+        self.assertEqual(rejections(cp.stderr), [], cp.stderr)
+        self.assertServing()
+
+    def test_a_long_stream_pays_for_the_limit_once(self):
+        # One request in flight at a time: 100 events are refused, then 50,
+        # 25 and 13 (15 requests in all); the 7 that worked is the batch from
+        # then on, so the other 900 events cost no refusal.
+        path = os.path.join(self.tmpdir(), "events.ndjson")
+        write_ndjson(path, [filler_event(i) for i in range(1000)])
+        before = self.daemon.status()["requests_refused"]
+        cp = run_pub(["--batch", "100", "--window", "100", path], self.daemon.api)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(pub_summary(cp.stdout), (1000, 0, 0))
+        self.assertLessEqual(self.daemon.status()["requests_refused"] - before, 15)
+
+
+class PubSmallMessageLimit(TempDirMixin, h.DaemonTestCase):
+    """carehub-pub against a daemon whose max_message_bytes is below its requests.
+    A request over 2 * 2048 + 65536 bytes makes the daemon drop the connection."""
+
+    daemon_kwargs = {"limits": {"max_message_bytes": 2048}}
+
+    def test_requests_are_split_until_they_fit(self):
+        events = [sized_event(i, 300) for i in range(50)]
+        self.assertTrue(all(abs(len(json.dumps(e)) - 300) < 10 for e in events))
+        path = os.path.join(self.tmpdir(), "events.ndjson")
+        write_ndjson(path, events)
+        cp = run_pub(["--batch", "50", path], self.daemon.api)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(pub_summary(cp.stdout), (50, 0, 0))
+        self.assertEqual(rejections(cp.stderr), [], cp.stderr)
+        self.assertServing()
+
+    def test_a_long_stream_pays_for_the_limit_once(self):
+        # One request in flight at a time: about 15,000 bytes are refused, then
+        # 7,500, 3,750 and the halves that are still over 2,048 (9 requests);
+        # from then on a request holds at most a half that worked, so the
+        # other 450 events cost few refusals or none (9 per 50 without this).
+        path = os.path.join(self.tmpdir(), "events.ndjson")
+        write_ndjson(path, [sized_event(i, 300) for i in range(500)])
+        before = self.daemon.status()["requests_refused"]
+        cp = run_pub(["--batch", "50", "--window", "50", path], self.daemon.api)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(pub_summary(cp.stdout), (500, 0, 0))
+        self.assertLessEqual(self.daemon.status()["requests_refused"] - before, 12)
+
+    def publish_with_one_large(self, size, timeout):
+        """20 events of about 300 bytes with one at line 11 whose name alone is
+        size bytes; returns (CompletedProcess, path, seconds taken)."""
+        events = [sized_event(i, 300) for i in range(20)]
+        large = sized_event(99, 300)
+        large["data"]["name"] = "x" * size
+        events.insert(10, large)
+        path = os.path.join(self.tmpdir(), "events.ndjson")
+        write_ndjson(path, events)
+        started = time.monotonic()
+        cp = run_pub(["--timeout", str(timeout), path], self.daemon.api, timeout=timeout * 2)
+        return cp, path, time.monotonic() - started
+
+    def test_an_event_over_the_limit_alone_is_rejected(self):
+        cp, path, _ = self.publish_with_one_large(3000, 30)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertEqual(pub_summary(cp.stdout), (20, 0, 1))
+        self.assertEqual(rejections(cp.stderr), [(path, 11, "message_too_large")], cp.stderr)
+        self.assertServing()
+
+    def test_an_event_that_drops_the_connection_is_rejected(self):
+        # About 200 KB: far over 2 * 2048 + 65536, so the daemon never replies.
+        cp, path, seconds = self.publish_with_one_large(200 * 1024, 30)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertEqual(pub_summary(cp.stdout), (20, 0, 1))
+        self.assertEqual(rejections(cp.stderr), [(path, 11, "message_too_large")], cp.stderr)
+        self.assertIn("dropped the connection", cp.stderr)
+        self.assertLess(seconds, 15, "far less than --timeout 30")
+        self.assertServing()
+
+
 class PubAcrossRestart(TempDirMixin, h.DaemonTestCase):
     """carehub-pub keeps going when the daemon is killed and restarted."""
 
