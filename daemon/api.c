@@ -96,6 +96,7 @@ op_status(struct daemon *daemon, const struct bus_route *route, const cJSON *req
     cJSON_AddNumberToObject(queue, "in_flight_events",
                             (double)ingest_in_flight_events(daemon->ingest));
     cJSON_AddNumberToObject(reply, "requests_refused", (double)daemon->requests_refused);
+    cJSON_AddNumberToObject(reply, "transactions", (double)ingest_transactions(daemon->ingest));
     send_reply(daemon, route, reply);
 }
 

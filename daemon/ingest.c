@@ -45,6 +45,7 @@ struct ingest {
     struct directory_source directory;    /* reads through the cache */
     struct store_counters totals;
     struct store_counters since_start;
+    unsigned long transactions; /* committed since start */
 
     uv_work_t checkpoint;
     bool checkpointing;
@@ -518,6 +519,7 @@ batch_written(uv_work_t *work, int status)
     if (result == 0) {
         add_counters(&ingest->totals, &ingest->batch_delta);
         add_counters(&ingest->since_start, &ingest->batch_delta);
+        ingest->transactions++;
     }
     ingest->batch = NULL;
     ingest->batch_events = 0;
@@ -709,6 +711,12 @@ const struct store_counters *
 ingest_since_start(const struct ingest *ingest)
 {
     return &ingest->since_start;
+}
+
+unsigned long
+ingest_transactions(const struct ingest *ingest)
+{
+    return ingest->transactions;
 }
 
 const char *

@@ -96,6 +96,9 @@ size_t ingest_in_flight_events(const struct ingest *ingest);
 const struct store_counters *ingest_totals(const struct ingest *ingest);
 const struct store_counters *ingest_since_start(const struct ingest *ingest);
 
+/* Transactions committed since start: events stored per transaction shows group commit. */
+unsigned long ingest_transactions(const struct ingest *ingest);
+
 /* Message of the last failed commit (borrowed; empty when none). */
 const char *ingest_last_error(const struct ingest *ingest);
 

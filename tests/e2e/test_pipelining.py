@@ -180,6 +180,44 @@ class Pipelining(h.DaemonTestCase):
         self.assertServing()
 
 
+class GroupCommit(unittest.TestCase):
+    """Requests that arrive together share one transaction, within commit.max_events."""
+
+    REQUESTS = 300
+
+    def publish_together(self, daemon):
+        """Sends every request before reading any reply; returns the daemon's status after."""
+        with h.Client(daemon.api) as c:
+            ids = {c.send({"op": "publish", "event": h.filler_event(i)})
+                   for i in range(self.REQUESTS)}
+            while ids:
+                reply = c.recv()
+                self.assertEqual(h.statuses(reply), ["stored"])
+                ids.remove(reply["id"])
+        return daemon.status()
+
+    def test_requests_that_arrive_together_share_a_transaction(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        before = daemon.status()["transactions"]
+        status = self.publish_together(daemon)
+        self.assertEqual(status["events"]["stored"]["since_start"], self.REQUESTS)
+        # One transaction per request would be 300; sharing makes it a handful.
+        self.assertLess(status["transactions"] - before, self.REQUESTS // 2)
+        self.assertEqual(daemon.stop_clean(), 0)
+
+    def test_commit_max_events_bounds_each_transaction(self):
+        daemon = h.Daemon(commit={"max_events": 10})
+        self.addCleanup(daemon.close)
+        daemon.start()
+        before = daemon.status()["transactions"]
+        status = self.publish_together(daemon)
+        self.assertEqual(status["events"]["stored"]["since_start"], self.REQUESTS)
+        self.assertGreaterEqual(status["transactions"] - before, self.REQUESTS // 10)
+        self.assertEqual(daemon.stop_clean(), 0)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 7 and sys.argv[1] == "--worker":
         sys.exit(worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
