@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dircache.h"
+#include "clock.h"
 #include "directory.h"
 
 /* Open-addressed table (linear probing) from identity hash to sequence number. */
@@ -536,15 +536,6 @@ batch_written(uv_work_t *work, int status)
     maybe_close(ingest);
 }
 
-static int64_t
-wall_clock_ms(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static void
 on_delay(uv_timer_t *timer)
 {
@@ -594,7 +585,7 @@ dispatch(struct ingest *ingest)
     last->next = NULL;
     ingest->batch_events = events;
     ingest->waiting_events -= events;
-    ingest->batch_received_ms = wall_clock_ms();
+    ingest->batch_received_ms = clock_wall_ms();
     ingest->busy = true;
     ingest->work.data = ingest;
     if (uv_queue_work(ingest->loop, &ingest->work, write_batch, batch_written) < 0) {

@@ -16,13 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <uv.h>
 #include <zmq.h>
 
 #include "api.h"
 #include "bus.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "ingest.h"
@@ -156,15 +156,6 @@ check_only(const char *path)
     return 0;
 }
 
-static int64_t
-wall_clock_ms(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static int
 run(const char *path)
 {
@@ -239,7 +230,7 @@ run(const char *path)
     signal(SIGPIPE, SIG_IGN);
 
     daemon.started_loop_ms = uv_now(&loop);
-    daemon.started_wall_ms = wall_clock_ms();
+    daemon.started_wall_ms = clock_wall_ms();
     log_info("carehubd %s ready: %lld events stored, api %s, notify %s, database %s",
              CAREHUB_VERSION, (long long)ingest_totals(daemon.ingest)->events_stored,
              daemon.config.api_endpoint, daemon.config.notify_endpoint, store_path(daemon.writer));

@@ -767,18 +767,17 @@ store_counters_get(struct store *store, struct store_counters *out)
     return r;
 }
 
+/* Runs a query keyed by one text value, handing each row to on_row until it returns non-zero. */
 static int
-query_staff(struct store *store, enum statement which, const char *key, store_staff_visit visit,
-            void *context)
+query_rows(struct store *store, enum statement which, const char *key,
+           int (*on_row)(sqlite3_stmt *stmt, void *context), void *context)
 {
     sqlite3_stmt *stmt = store->statements[which];
-    struct dir_staff staff;
     int rc, r = 0;
 
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        read_staff(stmt, &staff);
-        r = visit(context, &staff);
+        r = on_row(stmt, context);
         if (r != 0)
             break;
     }
@@ -789,26 +788,52 @@ query_staff(struct store *store, enum statement which, const char *key, store_st
     return r;
 }
 
+struct staff_visitor {
+    store_staff_visit visit;
+    void *context;
+};
+
+static int
+staff_row(sqlite3_stmt *stmt, void *context)
+{
+    struct staff_visitor *visitor = context;
+    struct dir_staff staff;
+
+    read_staff(stmt, &staff);
+    return visitor->visit(visitor->context, &staff);
+}
+
+static int
+query_staff(struct store *store, enum statement which, const char *key, store_staff_visit visit,
+            void *context)
+{
+    struct staff_visitor visitor = {visit, context};
+
+    return query_rows(store, which, key, staff_row, &visitor);
+}
+
+struct team_visitor {
+    store_team_visit visit;
+    void *context;
+};
+
+static int
+team_row(sqlite3_stmt *stmt, void *context)
+{
+    struct team_visitor *visitor = context;
+    struct dir_team team;
+
+    read_team(stmt, &team);
+    return visitor->visit(visitor->context, &team);
+}
+
 static int
 query_teams(struct store *store, enum statement which, const char *key, store_team_visit visit,
             void *context)
 {
-    sqlite3_stmt *stmt = store->statements[which];
-    struct dir_team team;
-    int rc, r = 0;
+    struct team_visitor visitor = {visit, context};
 
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        read_team(stmt, &team);
-        r = visit(context, &team);
-        if (r != 0)
-            break;
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return query_rows(store, which, key, team_row, &visitor);
 }
 
 int

@@ -1,0 +1,12 @@
+#include "clock.h"
+
+#include <time.h>
+
+int64_t
+clock_wall_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
