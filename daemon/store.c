@@ -23,7 +23,6 @@ enum statement {
     ST_STAFF_INSERT,
     ST_STAFF_UPDATE,
     ST_STAFF_UPDATE_DETAILS,
-    ST_STAFF_PATCH,
     ST_EVENT_DELETE,
     ST_TEAM_GET,
     ST_TEAM_PUT,
@@ -61,15 +60,6 @@ static const char *const statement_sql[ST_COUNT] = {
                                 "email = ?7, registration_body = ?8, registration_number = ?9, "
                                 "registration_renewal = ?10, left_date = ?11, updated_seq = ?12 "
                                 "WHERE staff_id = ?1 AND team_id = ?4 AND manager_id IS ?5",
-    [ST_STAFF_PATCH] =
-        "UPDATE staff SET name = CASE WHEN ?2 THEN ?3 ELSE name END, "
-        "role = CASE WHEN ?4 THEN ?5 ELSE role END, "
-        "start_date = CASE WHEN ?6 THEN ?7 ELSE start_date END, "
-        "email = CASE WHEN ?8 THEN ?9 ELSE email END, "
-        "registration_body = CASE WHEN ?10 THEN ?11 ELSE registration_body END, "
-        "registration_number = CASE WHEN ?10 THEN ?12 ELSE registration_number END, "
-        "registration_renewal = CASE WHEN ?10 THEN ?13 ELSE registration_renewal END, "
-        "updated_seq = ?14 WHERE staff_id = ?1",
     [ST_EVENT_DELETE] = "DELETE FROM events WHERE seq = ?",
     [ST_TEAM_GET] = "SELECT " TEAM_COLUMNS " FROM teams WHERE team_id = ?",
     [ST_TEAM_PUT] = "INSERT OR REPLACE INTO teams (" TEAM_COLUMNS ", updated_seq) VALUES "
@@ -142,6 +132,8 @@ struct store {
     char *path;
     char *wal_path;
     sqlite3_stmt *statements[ST_COUNT];
+    /* store_staff_patch()'s statements, one per set of fields, prepared when first needed. */
+    sqlite3_stmt *patches[DIR_FIELD_REGISTRATION << 1];
 };
 
 static int
@@ -453,6 +445,8 @@ store_close(struct store *store)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(store->statements[i]);
+    for (size_t i = 0; i < sizeof(store->patches) / sizeof(store->patches[0]); i++)
+        sqlite3_finalize(store->patches[i]);
     sqlite3_close(store->db);
     if (store->lock_fd >= 0)
         close(store->lock_fd);
@@ -645,26 +639,67 @@ store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq,
     return r;
 }
 
+/*
+ * The UPDATE that writes exactly the given fields.  Writing only the columns
+ * that change costs SQLite half what a statement choosing per column does;
+ * the text is built from fixed pieces, never from input.
+ */
+static int
+patch_statement(struct store *store, unsigned fields, sqlite3_stmt **out)
+{
+    static const struct {
+        enum dir_field field;
+        const char *assignments;
+    } pieces[] = {
+        {DIR_FIELD_NAME, "name = ?2, "},
+        {DIR_FIELD_ROLE, "role = ?3, "},
+        {DIR_FIELD_START_DATE, "start_date = ?4, "},
+        {DIR_FIELD_EMAIL, "email = ?5, "},
+        {DIR_FIELD_REGISTRATION,
+         "registration_body = ?6, registration_number = ?7, registration_renewal = ?8, "},
+    };
+    char sql[512] = "UPDATE staff SET ";
+
+    if (store->patches[fields] == NULL) {
+        for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
+            if (fields & pieces[i].field)
+                strcat(sql, pieces[i].assignments);
+        strcat(sql, "updated_seq = ?9 WHERE staff_id = ?1");
+        int r = map_error(sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                             &store->patches[fields], NULL));
+        if (r < 0)
+            return r;
+    }
+    *out = store->patches[fields];
+    return 0;
+}
+
 int
 store_staff_patch(struct store *store, const struct dir_staff *patch, unsigned fields, int64_t seq)
 {
-    sqlite3_stmt *stmt = store->statements[ST_STAFF_PATCH];
+    sqlite3_stmt *stmt;
     int r;
 
+    fields &= DIR_FIELD_NAME | DIR_FIELD_ROLE | DIR_FIELD_START_DATE | DIR_FIELD_EMAIL |
+              DIR_FIELD_REGISTRATION;
+    r = patch_statement(store, fields, &stmt);
+    if (r < 0)
+        return r;
     sqlite3_bind_text(stmt, 1, patch->staff_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, (fields & DIR_FIELD_NAME) != 0);
-    sqlite3_bind_text(stmt, 3, patch->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 4, (fields & DIR_FIELD_ROLE) != 0);
-    sqlite3_bind_text(stmt, 5, patch->role, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 6, (fields & DIR_FIELD_START_DATE) != 0);
-    sqlite3_bind_text(stmt, 7, patch->start_date, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 8, (fields & DIR_FIELD_EMAIL) != 0);
-    bind_optional(stmt, 9, patch->email);
-    sqlite3_bind_int(stmt, 10, (fields & DIR_FIELD_REGISTRATION) != 0);
-    bind_optional(stmt, 11, patch->registration_body);
-    bind_optional(stmt, 12, patch->registration_number);
-    bind_optional(stmt, 13, patch->registration_renewal);
-    sqlite3_bind_int64(stmt, 14, seq);
+    if (fields & DIR_FIELD_NAME)
+        sqlite3_bind_text(stmt, 2, patch->name, -1, SQLITE_STATIC);
+    if (fields & DIR_FIELD_ROLE)
+        sqlite3_bind_text(stmt, 3, patch->role, -1, SQLITE_STATIC);
+    if (fields & DIR_FIELD_START_DATE)
+        sqlite3_bind_text(stmt, 4, patch->start_date, -1, SQLITE_STATIC);
+    if (fields & DIR_FIELD_EMAIL)
+        bind_optional(stmt, 5, patch->email);
+    if (fields & DIR_FIELD_REGISTRATION) {
+        bind_optional(stmt, 6, patch->registration_body);
+        bind_optional(stmt, 7, patch->registration_number);
+        bind_optional(stmt, 8, patch->registration_renewal);
+    }
+    sqlite3_bind_int64(stmt, 9, seq);
     r = step_done(stmt);
     if (r == 0 && sqlite3_changes(store->db) == 0)
         r = -ENOENT;

@@ -872,6 +872,51 @@ test_refuses_unwritable_state_dir(void **state)
     expect_refusal(fixture, state_dir, "cannot be created");
 }
 
+/* A patch writes exactly the fields it names, and only onto a record that exists. */
+static void
+test_staff_patch_writes_only_its_fields(void **state)
+{
+    struct fixture *fixture = *state;
+    struct dir_staff staff = make_staff("S1", "Ann Lee", "T1", "S9", "");
+    struct dir_staff patch, got;
+
+    open_writer(fixture);
+    snprintf(staff.email, sizeof(staff.email), "ann@example.org");
+    assert_int_equal(store_begin(fixture->writer), 0);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 1, STORE_PUT_NEW), 0);
+
+    memset(&patch, 0, sizeof(patch));
+    snprintf(patch.staff_id, sizeof(patch.staff_id), "S1");
+    snprintf(patch.role, sizeof(patch.role), "Nurse");
+    /* email left empty and named: cleared; team and manager named: never written here. */
+    assert_int_equal(
+        store_staff_patch(fixture->writer, &patch,
+                          DIR_FIELD_ROLE | DIR_FIELD_EMAIL | DIR_FIELD_TEAM | DIR_FIELD_MANAGER, 2),
+        0);
+    assert_int_equal(store_staff_get(fixture->writer, "S1", &got), 0);
+    assert_string_equal(got.role, "Nurse");
+    assert_string_equal(got.email, "");
+    assert_string_equal(got.name, "Ann Lee");
+    assert_string_equal(got.team_id, "T1");
+    assert_string_equal(got.manager_id, "S9");
+
+    snprintf(patch.registration_body, sizeof(patch.registration_body), "NMC");
+    snprintf(patch.registration_number, sizeof(patch.registration_number), "12A");
+    snprintf(patch.registration_renewal, sizeof(patch.registration_renewal), "2027-01-31");
+    snprintf(patch.name, sizeof(patch.name), "Ann Lee-Smith");
+    assert_int_equal(
+        store_staff_patch(fixture->writer, &patch, DIR_FIELD_REGISTRATION | DIR_FIELD_NAME, 3), 0);
+    assert_int_equal(store_staff_get(fixture->writer, "S1", &got), 0);
+    assert_string_equal(got.name, "Ann Lee-Smith");
+    assert_string_equal(got.registration_body, "NMC");
+    assert_string_equal(got.registration_renewal, "2027-01-31");
+    assert_string_equal(got.role, "Nurse");
+
+    snprintf(patch.staff_id, sizeof(patch.staff_id), "S404");
+    assert_int_equal(store_staff_patch(fixture->writer, &patch, DIR_FIELD_ROLE, 4), -ENOENT);
+    assert_int_equal(store_commit(fixture->writer), 0);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -882,6 +927,7 @@ main(void)
         TEST(test_open_creates_missing_state_dir),
         TEST(test_events_round_trip),
         TEST(test_rollback_discards),
+        TEST(test_staff_patch_writes_only_its_fields),
         TEST(test_reopen_keeps_data),
         TEST(test_staff_round_trip),
         TEST(test_team_round_trip),
