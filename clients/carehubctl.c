@@ -317,6 +317,8 @@ print_status(const cJSON *reply)
              field_text(queue, "waiting_events", "-", a, 32),
              field_text(queue, "in_flight_events", "-", b, 32));
     put_key_value("Queue", line);
+    put_key_value("Transactions", field_text(reply, "transactions", "-", a, sizeof(a)));
+    put_key_value("Requests refused", field_text(reply, "requests_refused", "-", a, sizeof(a)));
 
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && r == 0; i++) {
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(events, kinds[i][0]);

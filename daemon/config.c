@@ -201,9 +201,16 @@ integer_as_written(const char *file, int line, const char *name, long long value
             if (*p != '=' && *p != ':')
                 continue;
             p++;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p == '\n' || *p == '\r' || *p == '\0')
+                break; /* the value is on a later line: nothing to compare here */
             errno = 0;
             char *end;
-            long long written = strtoll(p, &end, 0);
+            /* Decimal, as libconfig reads it, unless it starts 0x. */
+            bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+            bool negative_hex = p[0] == '-' && p[1] == '0' && (p[2] == 'x' || p[2] == 'X');
+            long long written = strtoll(p, &end, hex || negative_hex ? 16 : 10);
             matches = end != p && errno == 0 && written == value;
             break;
         }

@@ -234,9 +234,8 @@ check_data(const struct type_spec *spec, const cJSON *data, struct event_error *
         if (cJSON_IsNull(item)) {
             if (!field->nullable)
                 return reject(error, "bad_field",
-                              "%s: \"%s\" cannot be null; it can be "
-                              "changed but not removed",
-                              spec->name, field->name);
+                              "%s: \"%s\" cannot be null: every record must have one", spec->name,
+                              field->name);
             changes++; /* null clears an optional field */
             continue;
         }

@@ -191,7 +191,13 @@ run(const char *path)
     r = store_open(&daemon.writer, daemon.config.state_dir, &options, message, sizeof(message));
     if (r == 0) {
         options.writer = false;
+        options.separate_checkpoints = false;
         r = store_open(&daemon.reader, daemon.config.state_dir, &options, message, sizeof(message));
+    }
+    if (r == 0) {
+        options.separate_checkpoints = true; /* this connection is the checkpointer */
+        r = store_open(&daemon.checkpointer, daemon.config.state_dir, &options, message,
+                       sizeof(message));
     }
     if (r < 0) {
         log_error("%s", message);

@@ -349,9 +349,10 @@ lock_state_dir(struct store *store, const char *state_dir, char *message, size_t
             snprintf(message, size, "cannot lock %s: %s", path, strerror(-r));
         return r == -EWOULDBLOCK ? -EBUSY : r;
     }
+    /* The pid is only for the message above: failing to write it is harmless. */
     snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-    if (ftruncate(store->lock_fd, 0) == 0 && pwrite(store->lock_fd, pid, strlen(pid), 0) < 0)
-        return 0; /* the pid is only for the message above */
+    if (ftruncate(store->lock_fd, 0) == 0)
+        (void)!pwrite(store->lock_fd, pid, strlen(pid), 0);
     return 0;
 }
 

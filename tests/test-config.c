@@ -369,6 +369,25 @@ test_number_too_large_for_32_bits(void **state)
     }
 }
 
+/* The comparison reads numbers as libconfig does: 010 is ten, and a value may sit on the next line.
+ */
+static void
+test_numbers_libconfig_reads_as_written(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config *config = &fixture->config;
+
+    write_config(fixture, MINIMAL "commit = { max_delay_ms = 010; max_events =\n  500; };\n"
+                                  "storage = { cache_mb = 0x20; };\n");
+    if (load(fixture) != 0) {
+        print_errors(&fixture->errors);
+        fail_msg("numbers written as libconfig reads them were refused");
+    }
+    assert_int_equal(config->commit_max_delay_ms, 10);
+    assert_int_equal(config->commit_max_events, 500);
+    assert_int_equal(config->cache_mb, 32);
+}
+
 static void
 test_range_bounds_accepted(void **state)
 {
@@ -669,6 +688,7 @@ main(void)
         TEST(test_out_of_range_too_big),
         TEST(test_out_of_range_negative_and_64_bit),
         TEST(test_number_too_large_for_32_bits),
+        TEST(test_numbers_libconfig_reads_as_written),
         TEST(test_range_bounds_accepted),
         TEST(test_empty_string),
         TEST(test_empty_endpoint),

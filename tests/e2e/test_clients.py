@@ -415,9 +415,14 @@ class Organisation(TempDirMixin, h.DaemonTestCase):
         self.assertRegex(s["started_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
     def test_status_text(self):
+        status = self.ctl_json("status")
         text = self.ctl_text("status")
-        self.assertIn("0.1.0", text)
-        self.assertIn("16", text)  # events stored
+        self.assertIn("carehubd 0.1.0", text)
+        stored = status["events"]["stored"]
+        self.assertRegex(text, r"\n\s*Stored\s+%d\s+%d\s*\n" % (stored["since_start"],
+                                                                    stored["total"]))
+        self.assertRegex(text, r"\nTransactions\s+%d\n" % status["transactions"])
+        self.assertRegex(text, r"\nRequests refused\s+\d+\n")
 
     # -- staff
 
