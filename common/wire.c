@@ -45,6 +45,24 @@ wire_utf8_valid(const char *buf, size_t len)
     return true;
 }
 
+bool
+wire_has_nul_escape(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if (text[i] != '\\')
+            continue;
+        /* An escaped backslash is a pair: skip it whole, so "\\u0000" stays text. */
+        if (text[i + 1] == '\\') {
+            i++;
+            continue;
+        }
+        if (text[i + 1] == 'u' && text[i + 2] == '0' && text[i + 3] == '0' && text[i + 4] == '0' &&
+            text[i + 5] == '0')
+            return true;
+    }
+    return false;
+}
+
 cJSON *
 wire_error_object(const char *code, const char *message)
 {

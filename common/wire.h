@@ -37,6 +37,14 @@
  */
 bool wire_utf8_valid(const char *buf, size_t len);
 
+/*
+ * True when the JSON text holds the escape \u0000 inside a string.  cJSON
+ * turns it into a real NUL byte and every C string after that sees only the
+ * part before it, so two different ids could look the same: such text is
+ * refused before it is parsed.
+ */
+bool wire_has_nul_escape(const char *text, size_t len);
+
 /* {"id": copy of id (null when id is NULL), "ok": true}. */
 cJSON *wire_reply_ok(const cJSON *id);
 

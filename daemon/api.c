@@ -701,6 +701,12 @@ api_on_message(struct bus *bus, struct bus_message *message)
         send_error(daemon, &route, NULL, WIRE_E_BAD_UTF8, "the request is not valid UTF-8");
         return;
     }
+    if (wire_has_nul_escape(text, size)) {
+        send_error(daemon, &route, NULL, WIRE_E_BAD_JSON,
+                   "the request holds \\u0000 (the NUL character) in a string, which carehub "
+                   "does not accept");
+        return;
+    }
     request = parse_whole(text, size);
     if (request == NULL) {
         send_error(daemon, &route, NULL, WIRE_E_BAD_JSON, "the request is not well-formed JSON");

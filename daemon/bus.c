@@ -127,17 +127,26 @@ bus_init(struct bus *bus, uv_loop_t *loop, void *socket, bus_message_cb on_messa
     return 0;
 }
 
+/*
+ * While paused the poll is stopped too: the descriptor stays readable until
+ * ZMQ_EVENTS is read, and a level-triggered poll left running would wake the
+ * loop on every turn.
+ */
 void
 bus_pause(struct bus *bus)
 {
     bus->paused = true;
     uv_idle_stop(&bus->idle);
+    if (bus->open_handles == 2)
+        uv_poll_stop(&bus->poll);
 }
 
 void
 bus_resume(struct bus *bus)
 {
     bus->paused = false;
+    if (bus->on_message && bus->open_handles == 2)
+        uv_poll_start(&bus->poll, UV_READABLE, on_poll);
     kick(bus);
 }
 
@@ -177,9 +186,10 @@ bus_close(struct bus *bus, void (*on_closed)(struct bus *bus))
             on_closed(bus);
         return;
     }
+    /* bus_init() initialises the poll first, then the idle: close what it got to. */
     if (!uv_is_closing((uv_handle_t *)&bus->poll))
         uv_close((uv_handle_t *)&bus->poll, on_handle_closed);
-    if (!uv_is_closing((uv_handle_t *)&bus->idle))
+    if (bus->open_handles == 2 && !uv_is_closing((uv_handle_t *)&bus->idle))
         uv_close((uv_handle_t *)&bus->idle, on_handle_closed);
 }
 

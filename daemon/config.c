@@ -49,6 +49,7 @@ static const struct key_spec keys[] = {
     {"storage", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
     {"storage.durable", KEY_BOOL, false, 0, 0, 1, NULL, FIELD(durable)},
     {"storage.cache_mb", KEY_INT, false, 1, 4096, 64, NULL, FIELD(cache_mb)},
+    {"storage.checkpoint_pages", KEY_INT, false, 100, 1000000, 1000, NULL, FIELD(checkpoint_pages)},
     {"log", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
     {"log.level", KEY_LOG_LEVEL, false, 0, 0, 0, "info", FIELD(log_level)},
 };

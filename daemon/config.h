@@ -25,7 +25,8 @@ struct config {
     int commit_max_events;
     int commit_max_delay_ms;
     int cache_mb;
-    bool durable; /* storage.durable: false only for benchmarks */
+    int checkpoint_pages; /* storage.checkpoint_pages */
+    bool durable;         /* storage.durable: false only for benchmarks */
 };
 
 /* At most this many errors are kept; the count goes on past it. */

@@ -49,6 +49,8 @@ struct ingest {
 
     uv_work_t checkpoint;
     bool checkpointing;
+    bool checkpoint_whole; /* started while the writer was idle: it copies the whole log */
+    int wal_frames;        /* pages in the log after the last commit (from the worker) */
     uv_prepare_t prepare;
     uv_timer_t delay;
     int open_handles;
@@ -453,6 +455,8 @@ write_batch(uv_work_t *work)
         r = store_counters_add(ingest->writer, &ingest->batch_delta);
     if (r == 0)
         r = store_commit(ingest->writer);
+    if (r == 0)
+        ingest->wal_frames = store_wal_frames(ingest->writer);
     if (r < 0) {
         snprintf(ingest->last_error, sizeof(ingest->last_error), "%s", store_error(ingest->writer));
         store_rollback(ingest->writer);
@@ -483,19 +487,49 @@ checkpoint_done(uv_work_t *work, int status)
 
     (void)status;
     ingest->checkpointing = false;
+    /*
+     * A checkpoint that ran while nothing was being written copied the whole
+     * log, so the next transaction starts it again from the beginning.
+     */
+    if (ingest->checkpoint_whole)
+        ingest->wal_frames = 0;
+    dispatch(ingest);
     maybe_close(ingest);
 }
 
-/* Starts a checkpoint on its own thread when the log has grown long enough. */
+static void
+start_checkpoint(struct ingest *ingest)
+{
+    ingest->checkpoint.data = ingest;
+    ingest->checkpoint_whole = !ingest->busy;
+    if (uv_queue_work(ingest->loop, &ingest->checkpoint, run_checkpoint, checkpoint_done) == 0)
+        ingest->checkpointing = true;
+}
+
+/* Starts a checkpoint on its own thread, beside the writer, when the log has grown long enough. */
 static void
 maybe_checkpoint(struct ingest *ingest)
 {
-    if (ingest->options.checkpointer == NULL || ingest->checkpointing ||
-        store_wal_frames(ingest->writer) < ingest->options.checkpoint_frames)
-        return;
-    ingest->checkpoint.data = ingest;
-    if (uv_queue_work(ingest->loop, &ingest->checkpoint, run_checkpoint, checkpoint_done) == 0)
-        ingest->checkpointing = true;
+    if (ingest->options.checkpointer != NULL && !ingest->checkpointing &&
+        ingest->wal_frames >= ingest->options.checkpoint_frames)
+        start_checkpoint(ingest);
+}
+
+/*
+ * Under a steady stream a checkpoint beside the writer never catches up with
+ * it, and SQLite only starts the log again once a checkpoint has copied all
+ * of it.  Past four times the mark, the writer waits for one checkpoint with
+ * nothing else writing, which bounds the log.  True while it waits.
+ */
+static bool
+log_too_long(struct ingest *ingest)
+{
+    if (ingest->options.checkpointer == NULL ||
+        ingest->wal_frames < 4 * ingest->options.checkpoint_frames)
+        return false;
+    if (!ingest->checkpointing)
+        start_checkpoint(ingest);
+    return true;
 }
 
 static void
@@ -531,8 +565,8 @@ batch_written(uv_work_t *work, int status)
         ingest->done(ingest->data, request);
         request = next;
     }
-    dispatch(ingest);
     maybe_checkpoint(ingest);
+    dispatch(ingest);
     maybe_close(ingest);
 }
 
@@ -549,7 +583,7 @@ dispatch(struct ingest *ingest)
     size_t events = 0, needed = 0;
     struct ingest_request *last = NULL;
 
-    if (ingest->busy || ingest->queue_head == NULL)
+    if (ingest->busy || ingest->queue_head == NULL || log_too_long(ingest))
         return;
     if (ingest->options.max_delay_ms > 0 && !ingest->closing &&
         ingest->waiting_events < (size_t)ingest->options.max_events) {

@@ -209,7 +209,7 @@ run(const char *path)
     ingest_options.max_events = daemon.config.commit_max_events;
     ingest_options.max_delay_ms = daemon.config.commit_max_delay_ms;
     ingest_options.checkpointer = daemon.checkpointer;
-    ingest_options.checkpoint_frames = 1000; /* SQLite's own default: about 4 MB of log */
+    ingest_options.checkpoint_frames = daemon.config.checkpoint_pages;
     r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done, &daemon,
                    message, sizeof(message));
     if (r < 0) {

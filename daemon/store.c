@@ -377,9 +377,13 @@ store_open(struct store **out, const char *state_dir, const struct store_options
             goto fail;
         flags |= SQLITE_OPEN_CREATE;
     }
-    if (asprintf(&store->path, "%s/carehub.db", state_dir) < 0 ||
-        asprintf(&store->wal_path, "%s/carehub.db-wal", state_dir) < 0) {
-        store->path = store->wal_path = NULL;
+    if (asprintf(&store->path, "%s/carehub.db", state_dir) < 0) {
+        store->path = NULL;
+        r = -ENOMEM;
+        goto fail;
+    }
+    if (asprintf(&store->wal_path, "%s/carehub.db-wal", state_dir) < 0) {
+        store->wal_path = NULL;
         r = -ENOMEM;
         goto fail;
     }
@@ -406,6 +410,9 @@ store_open(struct store **out, const char *state_dir, const struct store_options
         r = exec(store, "PRAGMA query_only = 1");
     if (r == 0 && options->writer && options->separate_checkpoints) {
         r = exec(store, "PRAGMA wal_autocheckpoint = 0");
+        /* Once the log starts again, its file is cut back to 32 MiB. */
+        if (r == 0)
+            r = exec(store, "PRAGMA journal_size_limit = 33554432");
         sqlite3_wal_hook(store->db, wal_hook, store);
     }
     if (r < 0) {

@@ -293,6 +293,25 @@ test_reply_status_malformed(void **state)
     assert_int_equal(wire_reply_status(NULL, &code, &message), -EPROTO);
 }
 
+static void
+test_nul_escape(void **state)
+{
+    (void)state;
+    static const char *const with_nul[] = {"{\"id\": \"a\\u0000b\"}", "\"\\u0000\"",
+                                           "[\"x\", \"\\\\\\u0000\"]"};
+    static const char *const without[] = {"{\"id\": \"a\\u0001b\"}", "\"\\\\u0000\"", "\"u0000\"",
+                                          "\"\\u000\"", ""};
+
+    for (size_t i = 0; i < sizeof(with_nul) / sizeof(with_nul[0]); i++)
+        if (!wire_has_nul_escape(with_nul[i], strlen(with_nul[i])))
+            fail_msg("missed the NUL escape in %s", with_nul[i]);
+    for (size_t i = 0; i < sizeof(without) / sizeof(without[0]); i++)
+        if (wire_has_nul_escape(without[i], strlen(without[i])))
+            fail_msg("saw a NUL escape in %s", without[i]);
+    /* The escape cut short by the end of the text is not one. */
+    assert_false(wire_has_nul_escape("\\u0000", 5));
+}
+
 int
 main(void)
 {
@@ -308,6 +327,7 @@ main(void)
         cmocka_unit_test(test_reply_status_ok),
         cmocka_unit_test(test_reply_status_error),
         cmocka_unit_test(test_reply_status_malformed),
+        cmocka_unit_test(test_nul_escape),
     };
 
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);

@@ -46,6 +46,18 @@ class BadRequests(h.DaemonTestCase):
                 self.assertIsNone(reply.get("id"), reply)
         self.assertServing()
 
+    def test_nul_character_in_a_string(self):
+        # cJSON would cut both ids at the NUL: they must not be taken for one event.
+        events = [h.staff_hired("NUL1", "Ann Lee", id_="evt\u0000-one"),
+                  h.staff_hired("NUL2", "Bob Ray", id_="evt\u0000-two")]
+        reply = self.c.raw_request(json.dumps({"op": "publish", "id": 7, "events": events}))
+        self.assertError(reply, "bad_json")
+        self.assertIn("\\u0000", reply["error"]["message"])
+        # A backslash followed by the text u0000 is an ordinary string.
+        ok = h.staff_hired("NUL3", "Cy Dee", id_="evt\\u0000-three")
+        self.assertEqual(h.statuses(self.c.publish([ok])), ["stored"])
+        self.assertServing()
+
     def test_not_an_object(self):
         for body in ("[1]", '"x"', "42", "null", "true", "[]",
                      '[{"op": "status", "id": 1}]'):

@@ -277,6 +277,26 @@ class Lifecycle(unittest.TestCase):
             self.assertTrue(daemon.status()["ok"])
         self.assertEqual(daemon.stop_clean(), 0)
 
+    def test_log_stays_bounded_under_a_steady_stream(self):
+        # With checkpoint_pages = 100, the log may reach about 400 pages (1.6 MB)
+        # plus one transaction before writing pauses for a checkpoint.  Without
+        # that pause a steady stream of 30,000 events leaves a log of 7 MB or more.
+        daemon = h.Daemon(commit={"max_events": 500},
+                          extra_config="storage = { checkpoint_pages = 100; };\n")
+        self.addCleanup(daemon.close)
+        daemon.start()
+        path = os.path.join(daemon.workdir, "stream.jsonl")
+        with open(path, "w") as f:
+            for i in range(30000):
+                f.write(json.dumps(h.filler_event(i)) + "\n")
+        cp = h.run_pub(["--batch", "250", path], endpoint=daemon.api, timeout=180)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(h.pub_summary(cp.stdout), (30000, 0, 0))
+        wal = daemon.db_path() + "-wal"
+        self.assertTrue(os.path.exists(wal))
+        self.assertLess(os.path.getsize(wal), 3 * 1024 * 1024)
+        self.assertEqual(daemon.stop_clean(), 0)
+
     def test_staff_hired_again_states_the_whole_record(self):
         daemon = h.Daemon()
         self.addCleanup(daemon.close)
