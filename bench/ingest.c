@@ -75,7 +75,8 @@ struct options {
     size_t batch;
     double rate;
     size_t rate_events;
-    size_t commit_events; /* commit.max_events for the daemon; 0: its default */
+    size_t commit_events;    /* commit.max_events for the daemon; 0: its default */
+    size_t checkpoint_pages; /* storage.checkpoint_pages; 0: its default */
 };
 
 /* xoshiro256**: fast random numbers for ids and choices, seeded from the kernel. */
@@ -136,6 +137,7 @@ usage(FILE *out)
     fprintf(out,
             "usage: bench-ingest [--daemon PATH] [--events N] [--window N] [--batch N]\n"
             "                    [--rate N] [--rate-events N] [--commit-events N]\n"
+            "                    [--checkpoint-pages N]\n"
             "                    [--dir DIR] [--quick]\n"
             "\n"
             "Starts carehubd on a fresh state directory and publishes generated events\n"
@@ -151,6 +153,7 @@ usage(FILE *out)
             "  --rate N          offered events/s of the latency run (default %d)\n"
             "  --rate-events N   events of the latency run (default %d)\n"
             "  --commit-events N the daemon's commit.max_events (default: its own)\n"
+            "  --checkpoint-pages N  the daemon's storage.checkpoint_pages (default 1000)\n"
             "  --dir DIR         where the state directories go (default $TMPDIR or /tmp)\n"
             "  --quick           a smoke run: %d events, %d at the fixed rate\n"
             "  -h, --help        print this help\n"
@@ -470,7 +473,8 @@ print_log_tail(const struct daemon *daemon)
 }
 
 static int
-write_config(const struct daemon *daemon, bool durable, size_t batch, size_t commit_events)
+write_config(const struct daemon *daemon, bool durable, size_t batch, size_t commit_events,
+             size_t checkpoint_pages)
 {
     FILE *f = fopen(daemon->conf, "we");
 
@@ -481,8 +485,9 @@ write_config(const struct daemon *daemon, bool durable, size_t batch, size_t com
             "state_dir = \"%s\";\n"
             "api = { endpoint = \"ipc://%s/api.sock\"; };\n"
             "notify = { endpoint = \"ipc://%s/notify.sock\"; };\n"
-            "storage = { durable = %s; };\n",
-            daemon->dir, daemon->dir, daemon->dir, durable ? "true" : "false");
+            "storage = { durable = %s; checkpoint_pages = %zu; };\n",
+            daemon->dir, daemon->dir, daemon->dir, durable ? "true" : "false",
+            checkpoint_pages ? checkpoint_pages : 1000);
     if (batch > 10000)
         fprintf(f, "limits = { max_batch_events = %zu; };\n", batch);
     if (commit_events > 0)
@@ -515,7 +520,8 @@ daemon_start(struct daemon *daemon, const struct options *options, bool durable)
     snprintf(daemon->conf, sizeof(daemon->conf), "%s/carehubd.conf", daemon->dir);
     snprintf(daemon->log, sizeof(daemon->log), "%s/carehubd.log", daemon->dir);
     snprintf(daemon->endpoint, sizeof(daemon->endpoint), "ipc://%s/api.sock", daemon->dir);
-    r = write_config(daemon, durable, options->batch, options->commit_events);
+    r = write_config(daemon, durable, options->batch, options->commit_events,
+                     options->checkpoint_pages);
     if (r < 0) {
         fprintf(stderr, "bench-ingest: %s: %s\n", daemon->conf, strerror(-r));
         return r;
@@ -1192,6 +1198,7 @@ parse_options(int argc, char **argv, struct options *options)
         {"dir", required_argument, NULL, 'D'},
         {"quick", no_argument, NULL, 'q'},
         {"commit-events", required_argument, NULL, 'c'},
+        {"checkpoint-pages", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1241,6 +1248,9 @@ parse_options(int argc, char **argv, struct options *options)
             break;
         case 'c':
             target = &options->commit_events;
+            break;
+        case 'k':
+            target = &options->checkpoint_pages;
             break;
         default:
             usage(stderr);
