@@ -83,11 +83,18 @@ on_signal(uv_signal_t *handle, int signum)
 
     if (daemon->stopping)
         return;
-    log_info("received %s: no new requests; finishing %zu queued and %zu in-flight events",
+    log_info("received %s: refusing new requests; finishing %zu queued and %zu in-flight events",
              strsignal(signum), ingest_waiting_events(daemon->ingest),
              ingest_in_flight_events(daemon->ingest));
+    /*
+     * Requests still arriving are read and answered "unavailable" until the
+     * socket closes, so clients learn at once to try again later.
+     */
     daemon->stopping = true;
-    bus_pause(&daemon->api);
+    if (daemon->input_paused) {
+        daemon->input_paused = false;
+        bus_resume(&daemon->api);
+    }
     ingest_close(daemon->ingest, on_ingest_closed);
 }
 

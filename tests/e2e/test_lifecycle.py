@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -226,6 +227,33 @@ class Lifecycle(unittest.TestCase):
         self.assertTrue(lines, "carehubd logged nothing")
         for line in lines:
             self.assertRegex(line, r"^<[0-7]>\S")
+
+    def test_requests_during_shutdown_get_unavailable(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        first = daemon.client()
+        self.assertEqual(h.statuses(first.publish([h.staff_hired("S1", "Ann Lee")])), ["stored"])
+        # Another program holds the database's write lock, so the daemon's next
+        # transaction waits and the shutdown cannot finish until it is let go.
+        holder = sqlite3.connect(daemon.db_path(), timeout=10, isolation_level=None)
+        self.addCleanup(holder.close)
+        holder.execute("BEGIN IMMEDIATE")
+        pending = first.send({"op": "publish", "event": h.staff_hired("S2", "Bob Ray")})
+        # The publish is read (and waits for the lock) before the signal arrives.
+        end = time.monotonic() + 10
+        while daemon.status()["queue"] == {"waiting_events": 0, "in_flight_events": 0}:
+            self.assertLess(time.monotonic(), end, "the publish never reached the writer")
+        daemon.signal(signal.SIGTERM)
+        with daemon.client() as late:
+            reply = late.request({"op": "status"})
+        self.assertFalse(reply["ok"], reply)
+        self.assertEqual(reply["error"]["code"], "unavailable")
+        self.assertIn("shutting down", reply["error"]["message"])
+        holder.execute("ROLLBACK")
+        # What was read before the signal is still written and acknowledged.
+        self.assertEqual(h.statuses(first.recv_for(pending)), ["stored"])
+        self.assertEqual(daemon.wait_exit(), 0, daemon.run_stderr())
 
     def test_sighup_does_not_stop_the_daemon(self):
         daemon = h.Daemon()
