@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,29 +297,53 @@ op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *reque
     send_reply(daemon, route, reply);
 }
 
+/* A set of ids (open addressing), so a walk never takes one person or team twice. */
+struct id_set {
+    char (*slots)[DIR_ID_SIZE]; /* "" marks an empty slot */
+    size_t capacity, count;
+};
+
+/* Adds id; returns 1 when it was new, 0 when already there, -ENOMEM. */
+static int
+id_set_add(struct id_set *set, const char *id)
+{
+    uint64_t hash = 0xcbf29ce484222325ULL;
+
+    if ((set->count + 1) * 2 > set->capacity) {
+        struct id_set bigger = {NULL, set->capacity ? set->capacity * 2 : 64, 0};
+        bigger.slots = calloc(bigger.capacity, DIR_ID_SIZE);
+        if (bigger.slots == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < set->capacity; i++)
+            if (set->slots[i][0] != '\0')
+                id_set_add(&bigger, set->slots[i]);
+        free(set->slots);
+        *set = bigger;
+    }
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        hash = (hash ^ *p) * 0x100000001b3ULL;
+    for (size_t slot = hash & (set->capacity - 1);; slot = (slot + 1) & (set->capacity - 1)) {
+        if (set->slots[slot][0] == '\0') {
+            directory_copy_text(set->slots[slot], DIR_ID_SIZE, id);
+            set->count++;
+            return 1;
+        }
+        if (strcmp(set->slots[slot], id) == 0)
+            return 0;
+    }
+}
+
 /* The state of one "reports" query: the manager, what was found, and teams to visit. */
 struct reports_walk {
     struct daemon *daemon;
     struct directory_source source;
     const char *manager_id;
     cJSON *reports;
+    struct id_set seen_staff;
+    struct id_set seen_teams;
     char (*teams)[DIR_ID_SIZE];
     size_t team_count, team_capacity;
-    int error;
 };
-
-static bool
-already_reported(const struct reports_walk *walk, const char *staff_id)
-{
-    const cJSON *entry;
-
-    cJSON_ArrayForEach(entry, walk->reports)
-    {
-        if (strcmp(wire_get_string(entry, "staff_id"), staff_id) == 0)
-            return true;
-    }
-    return false;
-}
 
 /* Adds staff when their line manager, by the directory's rule, is the one asked about. */
 static int
@@ -328,9 +353,12 @@ consider_staff(void *context, const struct dir_staff *staff)
     char manager_id[DIR_ID_SIZE];
     enum dir_via via;
 
-    if (staff->left_date[0] != '\0' || already_reported(walk, staff->staff_id))
+    if (staff->left_date[0] != '\0')
         return 0;
-    int r = directory_manager_of(&walk->source, staff, manager_id, &via);
+    int r = id_set_add(&walk->seen_staff, staff->staff_id);
+    if (r <= 0)
+        return r;
+    r = directory_manager_of(&walk->source, staff, manager_id, &via);
     if (r == -ENOENT || r == -ELOOP || strcmp(manager_id, walk->manager_id) != 0)
         return 0;
     if (r < 0)
@@ -348,9 +376,10 @@ consider_staff(void *context, const struct dir_staff *staff)
 static int
 queue_team(struct reports_walk *walk, const char *team_id)
 {
-    for (size_t i = 0; i < walk->team_count; i++)
-        if (strcmp(walk->teams[i], team_id) == 0)
-            return 0;
+    int r = id_set_add(&walk->seen_teams, team_id);
+
+    if (r <= 0)
+        return r;
     if (walk->team_count == walk->team_capacity) {
         size_t capacity = walk->team_capacity ? walk->team_capacity * 2 : 16;
         void *teams = realloc(walk->teams, capacity * sizeof(*walk->teams));
@@ -428,6 +457,8 @@ op_reports(struct daemon *daemon, const struct bus_route *route, const cJSON *re
             r = store_teams_with_parent(daemon->reader, team_id, visit_sub_team, &walk);
     }
     free(walk.teams);
+    free(walk.seen_staff.slots);
+    free(walk.seen_teams.slots);
     if (r < 0) {
         cJSON_Delete(reply);
         reply_store_failure(daemon, route, id, r);
