@@ -58,6 +58,21 @@ class BadRequests(h.DaemonTestCase):
         self.assertEqual(h.statuses(self.c.publish([ok])), ["stored"])
         self.assertServing()
 
+    def test_reports_lists_someone_found_two_ways_once(self):
+        # RX is a member of RTA (run by RM) and manages RTA's sub-team RTB: the
+        # walk meets RX both as a member and as a sub-team's manager.
+        events = [h.team_changed("RTA", "Ward A", manager_id="RM"),
+                  h.team_changed("RTB", "Ward A nights", parent_id="RTA", manager_id="RX"),
+                  h.staff_hired("RM", "Rae Moss", team_id="RTA"),
+                  h.staff_hired("RX", "Rex Hale", team_id="RTA"),
+                  h.staff_hired("RY", "Rye Lund", team_id="RTB")]
+        self.assertEqual(h.statuses(self.c.publish(events)), ["stored"] * 5)
+        reply = self.c.request({"op": "reports", "manager_id": "RM"})
+        self.assertEqual([x["staff_id"] for x in reply["reports"]], ["RX"])
+        reply = self.c.request({"op": "reports", "manager_id": "RX"})
+        self.assertEqual([x["staff_id"] for x in reply["reports"]], ["RY"])
+        self.assertServing()
+
     def test_not_an_object(self):
         for body in ("[1]", '"x"', "42", "null", "true", "[]",
                      '[{"op": "status", "id": 1}]'):

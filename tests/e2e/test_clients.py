@@ -571,7 +571,9 @@ class Organisation(TempDirMixin, h.DaemonTestCase):
         def reports(manager):
             r = self.ctl_json("reports", manager)
             self.assertEqual(r["manager"]["staff_id"], manager)
-            return r, {x["staff_id"]: x["via"] for x in r["reports"]}
+            got = {x["staff_id"]: x["via"] for x in r["reports"]}
+            self.assertEqual(len(got), len(r["reports"]), "someone listed twice: %r" % r)
+            return r, got
 
         r, got = reports("MGR")
         self.assertEqual(got, {"SEN": "explicit", "N1": "team", "N2": "team"})
