@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <uv.h>
 #include <zmq.h>
@@ -104,43 +107,91 @@ set_int_option(void *socket, int option, int value)
     return zmq_setsockopt(socket, option, &value, sizeof(value)) < 0 ? -zmq_errno() : 0;
 }
 
-/* Creates and binds the API (ROUTER) and notification (PUB) sockets. */
+/*
+ * True when something accepts connections on the Unix socket of an ipc://
+ * endpoint.  libzmq replaces the file of an ipc:// endpoint when it binds,
+ * which would silently take the endpoint away from a daemon already running
+ * with another state_dir; a connection attempt tells a live socket from a
+ * stale file.
+ */
+static bool
+ipc_endpoint_in_use(const char *endpoint)
+{
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    const char *path = endpoint + strlen("ipc://");
+    bool in_use;
+    int fd;
+
+    if (strncmp(endpoint, "ipc://", 6) != 0 || path[0] == '@' ||
+        strlen(path) >= sizeof(address.sun_path))
+        return false;
+    memcpy(address.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    in_use = connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0;
+    close(fd);
+    return in_use;
+}
+
+/* Binds socket to endpoint (the value of key); logs why when it cannot. */
+static int
+bind_endpoint(void *socket, const char *key, const char *endpoint)
+{
+    int r;
+
+    if (ipc_endpoint_in_use(endpoint)) {
+        log_error("cannot bind %s %s: another process is serving it (another carehubd?); "
+                  "stop it or choose another endpoint",
+                  key, endpoint);
+        return -EADDRINUSE;
+    }
+    if (zmq_bind(socket, endpoint) < 0) {
+        r = -zmq_errno();
+        log_error("cannot bind %s %s: %s", key, endpoint, zmq_strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+/* Creates and binds the API (ROUTER) and notification (PUB) sockets; logs what fails. */
 static int
 open_sockets(struct daemon *daemon)
 {
     const struct config *config = &daemon->config;
     int64_t max_size = config->max_message_bytes * 2 + 65536;
-    int r;
+    int r = 0;
 
     daemon->zmq = zmq_ctx_new();
-    if (daemon->zmq == NULL)
-        return -zmq_errno();
-    daemon->api_socket = zmq_socket(daemon->zmq, ZMQ_ROUTER);
-    daemon->notify_socket = zmq_socket(daemon->zmq, ZMQ_PUB);
-    if (daemon->api_socket == NULL || daemon->notify_socket == NULL)
-        return -zmq_errno();
+    if (daemon->zmq != NULL) {
+        daemon->api_socket = zmq_socket(daemon->zmq, ZMQ_ROUTER);
+        daemon->notify_socket = zmq_socket(daemon->zmq, ZMQ_PUB);
+    }
+    if (daemon->zmq == NULL || daemon->api_socket == NULL || daemon->notify_socket == NULL)
+        r = -zmq_errno();
     /*
      * A request over max_message_bytes still gets a readable error; one far
      * over it (twice the limit) makes libzmq drop the connection before it
      * is buffered, so memory stays bounded whatever a client sends.
      */
-    if (zmq_setsockopt(daemon->api_socket, ZMQ_MAXMSGSIZE, &max_size, sizeof(max_size)) < 0)
-        return -zmq_errno();
-    if ((r = set_int_option(daemon->api_socket, ZMQ_ROUTER_MANDATORY, 1)) < 0 ||
-        (r = set_int_option(daemon->api_socket, ZMQ_SNDHWM, config->max_pending_replies)) < 0 ||
-        (r = set_int_option(daemon->api_socket, ZMQ_LINGER, 2000)) < 0 ||
-        (r = set_int_option(daemon->notify_socket, ZMQ_LINGER, 0)) < 0)
-        return r;
-    if (zmq_bind(daemon->api_socket, config->api_endpoint) < 0) {
+    if (r == 0 &&
+        zmq_setsockopt(daemon->api_socket, ZMQ_MAXMSGSIZE, &max_size, sizeof(max_size)) < 0)
         r = -zmq_errno();
-        log_error("cannot bind api.endpoint %s: %s", config->api_endpoint, zmq_strerror(-r));
+    if (r == 0)
+        r = set_int_option(daemon->api_socket, ZMQ_ROUTER_MANDATORY, 1);
+    if (r == 0)
+        r = set_int_option(daemon->api_socket, ZMQ_SNDHWM, config->max_pending_replies);
+    if (r == 0)
+        r = set_int_option(daemon->api_socket, ZMQ_LINGER, 2000);
+    if (r == 0)
+        r = set_int_option(daemon->notify_socket, ZMQ_LINGER, 0);
+    if (r < 0) {
+        log_error("cannot create the ZeroMQ sockets: %s", zmq_strerror(-r));
         return r;
     }
-    if (zmq_bind(daemon->notify_socket, config->notify_endpoint) < 0) {
-        r = -zmq_errno();
-        log_error("cannot bind notify.endpoint %s: %s", config->notify_endpoint, zmq_strerror(-r));
+    if ((r = bind_endpoint(daemon->api_socket, "api.endpoint", config->api_endpoint)) < 0 ||
+        (r = bind_endpoint(daemon->notify_socket, "notify.endpoint", config->notify_endpoint)) < 0)
         return r;
-    }
     return 0;
 }
 
@@ -224,10 +275,8 @@ run(const char *path)
         goto out;
     }
     r = open_sockets(&daemon);
-    if (r < 0) {
-        log_error("cannot open the sockets: %s", zmq_strerror(-r));
+    if (r < 0)
         goto out;
-    }
     r = bus_init(&daemon.api, &loop, daemon.api_socket, api_on_message, &daemon);
     daemon.api_open = true;
     if (r < 0) {

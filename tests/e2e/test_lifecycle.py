@@ -325,6 +325,33 @@ class Lifecycle(unittest.TestCase):
         self.assertLess(os.path.getsize(wal), 3 * 1024 * 1024)
         self.assertEqual(daemon.stop_clean(), 0)
 
+    def test_second_daemon_on_the_same_ipc_endpoint_is_refused(self):
+        # Another state_dir, so the lock does not stop it: the endpoint check must.
+        first = h.Daemon()
+        self.addCleanup(first.close)
+        first.start()
+        second = h.Daemon()
+        self.addCleanup(second.close)
+        with open(second.conf, "w") as f:
+            f.write(h.config_text(second.state_dir, first.api, second.notify))
+        second.start(wait=False)
+        self.assertEqual(second.wait_exit(), 1)
+        self.assertIn("cannot bind api.endpoint %s: another process is serving it" % first.api,
+                      second.run_stderr())
+        # The first still owns its endpoint.
+        self.assertTrue(first.status()["ok"])
+        self.assertEqual(first.stop_clean(), 0)
+
+    def test_stale_ipc_socket_file_is_replaced(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        daemon.kill()  # SIGKILL leaves the socket files behind
+        self.assertTrue(os.path.exists(daemon.api[len("ipc://"):]))
+        daemon.start()
+        self.assertTrue(daemon.status()["ok"])
+        self.assertEqual(daemon.stop_clean(), 0)
+
     def test_staff_hired_again_states_the_whole_record(self):
         daemon = h.Daemon()
         self.addCleanup(daemon.close)
