@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 bool
 wire_utf8_valid(const char *buf, size_t len)
@@ -61,6 +62,119 @@ wire_has_nul_escape(const char *text, size_t len)
             return true;
     }
     return false;
+}
+
+static const char *
+skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The end of the string whose opening quote is at p, or NULL. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* The end of the JSON value that starts at p, or NULL when the text ends first. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+
+    do {
+        if (p >= end)
+            return NULL;
+        if (*p == '"') {
+            p = skip_string(p, end);
+            if (p == NULL)
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']')
+            depth--;
+        else if (depth == 0) {
+            /* A number, true, false or null: runs to the next delimiter. */
+            while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+                   *p != '\n' && *p != '\r')
+                p++;
+            return p;
+        }
+        p++;
+    } while (depth > 0);
+    return p;
+}
+
+int
+wire_find_member(const char *text, size_t len, const char *name, struct wire_span *value)
+{
+    const char *end = text + len;
+    const char *p = skip_space(text, end);
+    size_t name_size = strlen(name);
+
+    if (p >= end || *p != '{')
+        return -EINVAL;
+    p = skip_space(p + 1, end);
+    while (p < end && *p == '"') {
+        const char *key = p + 1;
+        const char *after = skip_string(p, end);
+        if (after == NULL)
+            return -EINVAL;
+        bool match = (size_t)(after - 1 - key) == name_size && memcmp(key, name, name_size) == 0;
+        p = skip_space(after, end);
+        if (p >= end || *p != ':')
+            return -EINVAL;
+        p = skip_space(p + 1, end);
+        const char *value_end = skip_value(p, end);
+        if (value_end == NULL)
+            return -EINVAL;
+        if (match) {
+            value->offset = (size_t)(p - text);
+            value->size = (size_t)(value_end - p);
+            return 0;
+        }
+        p = skip_space(value_end, end);
+        if (p < end && *p == ',')
+            p = skip_space(p + 1, end);
+    }
+    return -ENOENT;
+}
+
+int
+wire_array_elements(const char *text, struct wire_span array, struct wire_span *elements, int max)
+{
+    const char *p = text + array.offset;
+    const char *end = p + array.size;
+    int count = 0;
+
+    if (array.size < 2 || *p != '[')
+        return -EINVAL;
+    p = skip_space(p + 1, end);
+    while (p < end && *p != ']') {
+        const char *value_end = skip_value(p, end);
+        if (value_end == NULL)
+            return -EINVAL;
+        if (count < max) {
+            elements[count].offset = (size_t)(p - text);
+            elements[count].size = (size_t)(value_end - p);
+        }
+        count++;
+        p = skip_space(value_end, end);
+        if (p < end && *p == ',')
+            p = skip_space(p + 1, end);
+    }
+    return count;
 }
 
 cJSON *

@@ -45,6 +45,31 @@ bool wire_utf8_valid(const char *buf, size_t len);
  */
 bool wire_has_nul_escape(const char *text, size_t len);
 
+/* A stretch of a text: what a value looked like on the wire. */
+struct wire_span {
+    size_t offset;
+    size_t size;
+};
+
+/*
+ * Finds, in the JSON object that text holds, the first member called name
+ * and sets *value to where its value is written.  Names are compared as
+ * written, so one spelled with escapes is not found.  text must already be
+ * known to be well-formed JSON (it is only skimmed, not checked).  Returns
+ * 0, -ENOENT when there is no such member, or -EINVAL when text is not an
+ * object.
+ */
+int wire_find_member(const char *text, size_t len, const char *name, struct wire_span *value);
+
+/*
+ * Sets elements[0..] to where each element of the JSON array at array (a
+ * span of text) is written, at most max of them.  Same assumptions as
+ * wire_find_member().  Returns the number of elements (which may be more
+ * than max), or -EINVAL when array is not an array.
+ */
+int wire_array_elements(const char *text, struct wire_span array, struct wire_span *elements,
+                        int max);
+
 /* {"id": copy of id (null when id is NULL), "ok": true}. */
 cJSON *wire_reply_ok(const cJSON *id);
 

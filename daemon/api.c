@@ -478,9 +478,66 @@ pause_if_full(struct daemon *daemon)
     }
 }
 
+/*
+ * Each event is stored as it was written, not as cJSON would print it again:
+ * the request's text is kept with it and each item's body points at the
+ * event's own text there.  Items whose text cannot be found (a member name
+ * written with escapes) keep body NULL and are printed by prepare_item().
+ */
+static void
+find_event_texts(struct ingest_request *pending, const char *text, size_t size, bool array)
+{
+    struct wire_span member, *spans;
+    int found;
+
+    pending->text = malloc(size);
+    if (pending->text == NULL)
+        return;
+    memcpy(pending->text, text, size);
+    if (wire_find_member(pending->text, size, array ? "events" : "event", &member) < 0)
+        return;
+    if (!array) {
+        pending->items[0].body = pending->text + member.offset;
+        pending->items[0].body_size = member.size;
+        return;
+    }
+    spans = malloc((size_t)pending->count * sizeof(*spans));
+    if (spans == NULL)
+        return;
+    found = wire_array_elements(pending->text, member, spans, pending->count);
+    for (int i = 0; found == pending->count && i < found; i++) {
+        pending->items[i].body = pending->text + spans[i].offset;
+        pending->items[i].body_size = spans[i].size;
+    }
+    free(spans);
+}
+
+/* Validates one event of a publish request and makes sure its body is at hand. */
+static void
+prepare_item(struct ingest_item *item, const cJSON *event)
+{
+    if (event_validate(event, &item->event, &item->error) < 0) {
+        item->status = INGEST_REJECTED;
+        return;
+    }
+    item->hash = event_identity_hash(item->event.source, item->event.id);
+    if (item->body != NULL)
+        return;
+    item->printed = cJSON_PrintUnformatted(event);
+    if (item->printed == NULL) {
+        item->status = INGEST_REJECTED;
+        item->error.code = WIRE_E_UNAVAILABLE;
+        snprintf(item->error.message, sizeof(item->error.message), "out of memory");
+        return;
+    }
+    item->body = item->printed;
+    item->body_size = strlen(item->printed);
+}
+
 /* Returns true when the request was queued and its tree taken over. */
 static bool
-op_publish(struct daemon *daemon, const struct bus_route *route, cJSON *request, const cJSON *id)
+op_publish(struct daemon *daemon, const struct bus_route *route, cJSON *request, const cJSON *id,
+           const char *text, size_t size)
 {
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(request, "events");
     const cJSON *single = cJSON_GetObjectItemCaseSensitive(request, "event");
@@ -521,36 +578,10 @@ op_publish(struct daemon *daemon, const struct bus_route *route, cJSON *request,
     }
     pending->count = count;
     pending->route = *route;
-    if (events) {
-        cJSON_ArrayForEach(event, events)
-        {
-            struct ingest_item *item = &pending->items[i++];
-            if (event_validate(event, &item->event, &item->error) < 0) {
-                item->status = INGEST_REJECTED;
-                continue;
-            }
-            item->hash = event_identity_hash(item->event.source, item->event.id);
-            item->body = cJSON_PrintUnformatted(event);
-            if (item->body == NULL) {
-                item->status = INGEST_REJECTED;
-                item->error.code = WIRE_E_UNAVAILABLE;
-                snprintf(item->error.message, sizeof(item->error.message), "out of memory");
-            }
-        }
-    } else {
-        struct ingest_item *item = &pending->items[0];
-        if (event_validate(single, &item->event, &item->error) < 0) {
-            item->status = INGEST_REJECTED;
-        } else {
-            item->hash = event_identity_hash(item->event.source, item->event.id);
-            item->body = cJSON_PrintUnformatted(single);
-            if (item->body == NULL) {
-                item->status = INGEST_REJECTED;
-                item->error.code = WIRE_E_UNAVAILABLE;
-                snprintf(item->error.message, sizeof(item->error.message), "out of memory");
-            }
-        }
-    }
+    find_event_texts(pending, text, size, events != NULL);
+    event = events ? events->child : single;
+    for (i = 0; i < count; i++, event = event->next)
+        prepare_item(&pending->items[i], event);
     /* The events borrow from the request's tree: the pending request owns it from here. */
     pending->root = request;
     pending->id = id;
@@ -761,7 +792,7 @@ api_on_message(struct bus *bus, struct bus_message *message)
         return;
     }
     if (strcmp(op, "publish") == 0) {
-        if (!op_publish(daemon, &route, request, id))
+        if (!op_publish(daemon, &route, request, id, text, size))
             cJSON_Delete(request);
         return;
     }

@@ -362,7 +362,7 @@ store_staff_details(struct ingest *ingest, struct ingest_item *item, unsigned fi
     memset(&patch, 0, sizeof(patch));
     directory_staff_apply(&patch, item->event.data);
     r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
-                           item->body, &seq);
+                           item->body, item->body_size, &seq);
     if (r == 0)
         r = store_staff_patch(ingest->writer, &patch, fields, seq);
     if (r == 0)
@@ -404,7 +404,7 @@ store_item(struct ingest *ingest, struct ingest_item *item)
         return r < 0 ? r : 0;
     }
     r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
-                           item->body, &seq);
+                           item->body, item->body_size, &seq);
     if (r == 0 && write_staff) {
         r = store_staff_put(ingest->writer, &staff, seq, how);
         if (r == 0)
@@ -696,8 +696,9 @@ ingest_request_free(struct ingest_request *request)
     if (request == NULL)
         return;
     for (int i = 0; i < request->count; i++)
-        free(request->items[i].body);
+        free(request->items[i].printed);
     cJSON_Delete(request->root);
+    free(request->text);
     free(request);
 }
 

@@ -36,7 +36,9 @@ struct ingest_item {
     enum ingest_status status;
     struct event event; /* valid unless rejected by validation */
     uint64_t hash;
-    char *body; /* owned: the event's JSON text as stored */
+    const char *body; /* the event's JSON text as stored: in the request's text, or printed */
+    size_t body_size;
+    char *printed; /* owned: the event printed by cJSON, when its text could not be found */
     struct event_error error;
 };
 
@@ -45,6 +47,7 @@ struct ingest_request {
     struct ingest_request *next;
     struct bus_route route;
     cJSON *root;      /* owned: the parsed request, which the items borrow from */
+    char *text;       /* owned: the request as received, which the bodies point into */
     const cJSON *id;  /* borrowed from root */
     uint64_t arrived; /* uv_now() when received */
     int failed;       /* 0, or the negative code of the batch's failed commit */

@@ -533,7 +533,7 @@ store_event_matches(struct store *store, int64_t seq, const char *source, const 
 
 int
 store_event_insert(struct store *store, uint64_t hash, const struct event *event,
-                   int64_t received_ms, const char *body, int64_t *seq)
+                   int64_t received_ms, const char *body, size_t size, int64_t *seq)
 {
     sqlite3_stmt *stmt = store->statements[ST_EVENT_INSERT];
     int r;
@@ -547,7 +547,7 @@ store_event_insert(struct store *store, uint64_t hash, const struct event *event
     else
         sqlite3_bind_null(stmt, 5);
     sqlite3_bind_int64(stmt, 6, received_ms);
-    sqlite3_bind_text(stmt, 7, body, -1, SQLITE_STATIC);
+    sqlite3_bind_text64(stmt, 7, body, size, SQLITE_STATIC, SQLITE_UTF8);
     r = step_done(stmt);
     if (r == 0)
         *seq = sqlite3_last_insert_rowid(store->db);

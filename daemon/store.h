@@ -94,9 +94,9 @@ int store_events_each(struct store *store, int (*visit)(void *context, int64_t s
 /* 1 when event seq has this source and id, 0 when not, or a negative code. */
 int store_event_matches(struct store *store, int64_t seq, const char *source, const char *id);
 
-/* Appends an event; body is its JSON text.  Sets *seq to its sequence number. */
+/* Appends an event; body is its JSON text, size bytes.  Sets *seq to its sequence number. */
 int store_event_insert(struct store *store, uint64_t hash, const struct event *event,
-                       int64_t received_ms, const char *body, int64_t *seq);
+                       int64_t received_ms, const char *body, size_t size, int64_t *seq);
 
 /* Directory records: 0, -ENOENT, or an error. */
 int store_staff_get(struct store *store, const char *staff_id, struct dir_staff *out);

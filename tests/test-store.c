@@ -212,8 +212,9 @@ insert_event(struct store *store, uint64_t hash, const char *source, const char 
     event.id = id;
     event.has_time = has_time;
     event.time_ms = INT64_C(1774774800000);
-    assert_int_equal(store_event_insert(store, hash, &event, INT64_C(1774774801234), body, &seq),
-                     0);
+    assert_int_equal(
+        store_event_insert(store, hash, &event, INT64_C(1774774801234), body, strlen(body), &seq),
+        0);
     return seq;
 }
 

@@ -312,6 +312,60 @@ test_nul_escape(void **state)
     assert_false(wire_has_nul_escape("\\u0000", 5));
 }
 
+static void
+expect_span(const char *text, struct wire_span span, const char *expected)
+{
+    char got[256];
+
+    assert_true(span.size < sizeof(got));
+    memcpy(got, text + span.offset, span.size);
+    got[span.size] = '\0';
+    assert_string_equal(got, expected);
+}
+
+static void
+test_find_member(void **state)
+{
+    (void)state;
+    const char *text = " { \"op\" : \"publish\", \"id\":{\"a\":[1,\"]\"]},"
+                       "\"say\":\"q\\\"events\\\"\", \"events\" :[ {\"x\":\"}\"} ,2, \"s\" ] ,"
+                       "\"events\":[9]} ";
+    struct wire_span span;
+
+    assert_int_equal(wire_find_member(text, strlen(text), "op", &span), 0);
+    expect_span(text, span, "\"publish\"");
+    assert_int_equal(wire_find_member(text, strlen(text), "id", &span), 0);
+    expect_span(text, span, "{\"a\":[1,\"]\"]}");
+    /* The first of two members of one name, as cJSON reads it. */
+    assert_int_equal(wire_find_member(text, strlen(text), "events", &span), 0);
+    expect_span(text, span, "[ {\"x\":\"}\"} ,2, \"s\" ]");
+    assert_int_equal(wire_find_member(text, strlen(text), "event", &span), -ENOENT);
+    assert_int_equal(wire_find_member("[1]", 3, "op", &span), -EINVAL);
+    assert_int_equal(wire_find_member("{}", 2, "op", &span), -ENOENT);
+}
+
+static void
+test_array_elements(void **state)
+{
+    (void)state;
+    const char *text = "{\"events\":[ {\"x\":\"}\"} ,-2.5e3,\"s,\\\"\" ,[[]],true ]}";
+    struct wire_span array, elements[8];
+
+    assert_int_equal(wire_find_member(text, strlen(text), "events", &array), 0);
+    assert_int_equal(wire_array_elements(text, array, elements, 8), 5);
+    expect_span(text, elements[0], "{\"x\":\"}\"}");
+    expect_span(text, elements[1], "-2.5e3");
+    expect_span(text, elements[2], "\"s,\\\"\"");
+    expect_span(text, elements[3], "[[]]");
+    expect_span(text, elements[4], "true");
+    /* More elements than room: counted, not written past max. */
+    assert_int_equal(wire_array_elements(text, array, elements, 2), 5);
+    assert_int_equal(wire_find_member("{\"e\":[]}", 9, "e", &array), 0);
+    assert_int_equal(wire_array_elements("{\"e\":[]}", array, elements, 8), 0);
+    assert_int_equal(wire_find_member("{\"e\":3}", 7, "e", &array), 0);
+    assert_int_equal(wire_array_elements("{\"e\":3}", array, elements, 8), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -328,6 +382,8 @@ main(void)
         cmocka_unit_test(test_reply_status_error),
         cmocka_unit_test(test_reply_status_malformed),
         cmocka_unit_test(test_nul_escape),
+        cmocka_unit_test(test_find_member),
+        cmocka_unit_test(test_array_elements),
     };
 
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);

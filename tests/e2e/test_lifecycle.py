@@ -352,6 +352,28 @@ class Lifecycle(unittest.TestCase):
         self.assertTrue(daemon.status()["ok"])
         self.assertEqual(daemon.stop_clean(), 0)
 
+    def test_events_are_stored_exactly_as_written(self):
+        daemon = h.Daemon()
+        self.addCleanup(daemon.close)
+        daemon.start()
+        # Spacing, escapes and number forms cJSON would print differently.
+        texts = ['{ "specversion" : "1.0", "id": "as-written-1", "source": "hr\\/x",'
+                 ' "type": "team.changed", "weight": 1.50,'
+                 ' "data": {"team_id": "T\\u00e9", "name": "Caf\\u00e9 team"} }',
+                 '{"specversion":"1.0","id":"as-written-2","source":"hr","type":"team.changed",'
+                 '"data":{"team_id":"T2","name":"Night","parent_id":null}}']
+        with daemon.client() as c:
+            body = '{"op": "publish", "id": 1, "events": [ %s ,\n %s ]}' % tuple(texts)
+            reply = c.raw_request(body)
+            self.assertEqual(h.statuses(reply), ["stored", "stored"])
+            body = '{"id": 2, "event": %s, "op": "publish"}' % texts[0].replace("-1", "-3")
+            self.assertEqual(h.statuses(c.raw_request(body)), ["stored"])
+        conn = sqlite3.connect("file:%s?mode=ro" % daemon.db_path(), uri=True)
+        self.addCleanup(conn.close)
+        stored = [row[0] for row in conn.execute("SELECT body FROM events ORDER BY seq")]
+        self.assertEqual(stored, [texts[0], texts[1], texts[0].replace("-1", "-3")])
+        self.assertEqual(daemon.stop_clean(), 0)
+
     def test_staff_hired_again_states_the_whole_record(self):
         daemon = h.Daemon()
         self.addCleanup(daemon.close)
