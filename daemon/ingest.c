@@ -307,17 +307,16 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
             return 0;
         }
         directory_staff_apply(staff, data);
-        if (*how == STORE_PUT_DETAILS &&
-            (cJSON_HasObjectItem(data, "team_id") || cJSON_HasObjectItem(data, "manager_id")))
+        /* Only a new manager or team can change who someone reports to. */
+        bool reporting_changes =
+            (directory_staff_fields(data) & (DIR_FIELD_TEAM | DIR_FIELD_MANAGER)) != 0;
+        if (*how == STORE_PUT_DETAILS && reporting_changes)
             *how = STORE_PUT_UPDATE;
         if (strcmp(staff->manager_id, staff->staff_id) == 0) {
             reject_item(item, "self_managed", "a staff member cannot be their own line manager");
             return 1;
         }
-        /* Only a new manager or team can change who someone reports to. */
-        if (item->event.type == EVENT_STAFF_HIRED ||
-            cJSON_GetObjectItemCaseSensitive(data, "manager_id") != NULL ||
-            cJSON_GetObjectItemCaseSensitive(data, "team_id") != NULL) {
+        if (item->event.type == EVENT_STAFF_HIRED || reporting_changes) {
             directory_overlay_init(&overlay, base, staff, NULL);
             r = directory_check_chain(&overlay.source, staff->staff_id);
             if (r < 0)

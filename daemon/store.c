@@ -598,23 +598,38 @@ read_team(sqlite3_stmt *stmt, struct dir_team *out)
     COPY(stmt, 3, out, manager_id);
 }
 
+static int query_rows(struct store *store, enum statement which, const char *key,
+                      int (*on_row)(sqlite3_stmt *stmt, void *context), void *context);
+
+/* Row handlers for the look-ups of one record: copy it, and stop. */
+static int
+copy_staff_row(sqlite3_stmt *stmt, void *out)
+{
+    read_staff(stmt, out);
+    return 1;
+}
+
+static int
+copy_team_row(sqlite3_stmt *stmt, void *out)
+{
+    read_team(stmt, out);
+    return 1;
+}
+
+/* Reads the one record keyed by key into out: 0, -ENOENT, or an error. */
+static int
+get_one(struct store *store, enum statement which, const char *key,
+        int (*copy_row)(sqlite3_stmt *stmt, void *out), void *out)
+{
+    int r = query_rows(store, which, key, copy_row, out);
+
+    return r == 1 ? 0 : r == 0 ? -ENOENT : r;
+}
+
 int
 store_staff_get(struct store *store, const char *staff_id, struct dir_staff *out)
 {
-    sqlite3_stmt *stmt = store->statements[ST_STAFF_GET];
-    int rc, r;
-
-    sqlite3_bind_text(stmt, 1, staff_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        read_staff(stmt, out);
-        r = 0;
-    } else {
-        r = rc == SQLITE_DONE ? -ENOENT : map_error(rc);
-    }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return get_one(store, ST_STAFF_GET, staff_id, copy_staff_row, out);
 }
 
 int
@@ -726,20 +741,7 @@ store_event_delete(struct store *store, int64_t seq)
 int
 store_team_get(struct store *store, const char *team_id, struct dir_team *out)
 {
-    sqlite3_stmt *stmt = store->statements[ST_TEAM_GET];
-    int rc, r;
-
-    sqlite3_bind_text(stmt, 1, team_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        read_team(stmt, out);
-        r = 0;
-    } else {
-        r = rc == SQLITE_DONE ? -ENOENT : map_error(rc);
-    }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return get_one(store, ST_TEAM_GET, team_id, copy_team_row, out);
 }
 
 int
