@@ -6,14 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_internal.h"
 #include "directory.h"
 #include "log.h"
 #include "timefmt.h"
 #include "wire.h"
 
 /* Serialises and sends a reply, then frees it. */
-static void
-send_reply(struct daemon *daemon, const struct bus_route *route, cJSON *reply)
+void
+api_send_reply(struct daemon *daemon, const struct bus_route *route, cJSON *reply)
 {
     char *text;
     int r;
@@ -34,12 +35,12 @@ send_reply(struct daemon *daemon, const struct bus_route *route, cJSON *reply)
     free(text);
 }
 
-static void
-send_error(struct daemon *daemon, const struct bus_route *route, const cJSON *id, const char *code,
-           const char *message)
+void
+api_send_error(struct daemon *daemon, const struct bus_route *route, const cJSON *id,
+               const char *code, const char *message)
 {
     daemon->requests_refused++;
-    send_reply(daemon, route, wire_reply_error(id, code, message));
+    api_send_reply(daemon, route, wire_reply_error(id, code, message));
 }
 
 /* Adds name: text, or null when text is empty. */
@@ -98,13 +99,13 @@ op_status(struct daemon *daemon, const struct bus_route *route, const cJSON *req
                             (double)ingest_in_flight_events(daemon->ingest));
     cJSON_AddNumberToObject(reply, "requests_refused", (double)daemon->requests_refused);
     cJSON_AddNumberToObject(reply, "transactions", (double)ingest_transactions(daemon->ingest));
-    send_reply(daemon, route, reply);
+    api_send_reply(daemon, route, reply);
 }
 
 /* Reads a required string field of a request; replies bad_request and returns NULL when absent. */
-static const char *
-required_id(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
-            const cJSON *id, const char *name)
+const char *
+api_required_id(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
+                const cJSON *id, const char *name)
 {
     const char *value = wire_get_string(request, name);
     char message[128];
@@ -115,7 +116,7 @@ required_id(struct daemon *daemon, const struct bus_route *route, const cJSON *r
              "this op needs \"%s\", a non-empty string of at most %d "
              "bytes",
              name, EVENT_ID_MAX);
-    send_error(daemon, route, id, WIRE_E_BAD_REQUEST, message);
+    api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST, message);
     return NULL;
 }
 
@@ -148,19 +149,21 @@ staff_json(const struct dir_staff *staff, const char *manager_id, enum dir_via v
     return object;
 }
 
-static void
-reply_store_failure(struct daemon *daemon, const struct bus_route *route, const cJSON *id, int r)
+void
+api_reply_store_failure(struct daemon *daemon, const struct bus_route *route, const cJSON *id,
+                        int r)
 {
     log_error("query failed: %s", store_error(daemon->reader));
-    send_error(daemon, route, id, WIRE_E_UNAVAILABLE,
-               r == -EBUSY ? "the database is busy; try again" : "the database could not be read");
+    api_send_error(daemon, route, id, WIRE_E_UNAVAILABLE,
+                   r == -EBUSY ? "the database is busy; try again"
+                               : "the database could not be read");
 }
 
 static void
 op_staff(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
          const cJSON *id)
 {
-    const char *staff_id = required_id(daemon, route, request, id, "staff_id");
+    const char *staff_id = api_required_id(daemon, route, request, id, "staff_id");
     struct directory_source source;
     struct dir_staff staff, current;
     char manager_id[DIR_ID_SIZE];
@@ -174,11 +177,11 @@ op_staff(struct daemon *daemon, const struct bus_route *route, const cJSON *requ
     store_directory_source(daemon->reader, &source);
     r = store_staff_get(daemon->reader, staff_id, &staff);
     if (r == -ENOENT) {
-        send_error(daemon, route, id, WIRE_E_NOT_FOUND, "no staff member has that id");
+        api_send_error(daemon, route, id, WIRE_E_NOT_FOUND, "no staff member has that id");
         return;
     }
     if (r < 0) {
-        reply_store_failure(daemon, route, id, r);
+        api_reply_store_failure(daemon, route, id, r);
         return;
     }
     r = directory_manager_of(&source, &staff, manager_id, &via);
@@ -211,7 +214,7 @@ op_staff(struct daemon *daemon, const struct bus_route *route, const cJSON *requ
         if (directory_manager_of(&source, &current, manager_id, &via) < 0)
             break;
     }
-    send_reply(daemon, route, reply);
+    api_send_reply(daemon, route, reply);
 }
 
 /* The state of one "team" query. */
@@ -256,7 +259,7 @@ add_sub_team(void *context, const struct dir_team *team)
 static void
 op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *request, const cJSON *id)
 {
-    const char *team_id = required_id(daemon, route, request, id, "team_id");
+    const char *team_id = api_required_id(daemon, route, request, id, "team_id");
     struct dir_team team;
     cJSON *reply, *object, *members, *subs;
     int r;
@@ -265,7 +268,7 @@ op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *reque
         return;
     r = store_team_get(daemon->reader, team_id, &team);
     if (r < 0 && r != -ENOENT) {
-        reply_store_failure(daemon, route, id, r);
+        api_reply_store_failure(daemon, route, id, r);
         return;
     }
     reply = wire_reply_ok(id);
@@ -286,15 +289,15 @@ op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *reque
         q = store_teams_with_parent(daemon->reader, team_id, add_sub_team, subs);
     if (q < 0) {
         cJSON_Delete(reply);
-        reply_store_failure(daemon, route, id, q);
+        api_reply_store_failure(daemon, route, id, q);
         return;
     }
     if (r == -ENOENT && cJSON_GetArraySize(members) == 0 && cJSON_GetArraySize(subs) == 0) {
         cJSON_Delete(reply);
-        send_error(daemon, route, id, WIRE_E_NOT_FOUND, "no team has that id");
+        api_send_error(daemon, route, id, WIRE_E_NOT_FOUND, "no team has that id");
         return;
     }
-    send_reply(daemon, route, reply);
+    api_send_reply(daemon, route, reply);
 }
 
 /* A set of ids (open addressing), so a walk never takes one person or team twice. */
@@ -338,7 +341,8 @@ struct reports_walk {
     struct daemon *daemon;
     struct directory_source source;
     const char *manager_id;
-    cJSON *reports;
+    api_report_visit visit;
+    void *context;
     struct id_set seen_staff;
     struct id_set seen_teams;
     char (*teams)[DIR_ID_SIZE];
@@ -363,14 +367,7 @@ consider_staff(void *context, const struct dir_staff *staff)
         return 0;
     if (r < 0)
         return r;
-    cJSON *entry = cJSON_CreateObject();
-    cJSON_AddStringToObject(entry, "staff_id", staff->staff_id);
-    cJSON_AddStringToObject(entry, "name", staff->name);
-    cJSON_AddStringToObject(entry, "role", staff->role);
-    cJSON_AddStringToObject(entry, "team_id", staff->team_id);
-    cJSON_AddStringToObject(entry, "via", directory_via_name(via));
-    cJSON_AddItemToArray(walk->reports, entry);
-    return 0;
+    return walk->visit(walk->context, staff, via);
 }
 
 static int
@@ -418,35 +415,20 @@ visit_sub_team(void *context, const struct dir_team *team)
     return consider_staff(walk, &staff);
 }
 
-static void
-op_reports(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
-           const cJSON *id)
+int
+api_reports_of(struct daemon *daemon, const char *manager_id, api_report_visit visit, void *context)
 {
-    const char *manager_id = required_id(daemon, route, request, id, "manager_id");
     struct reports_walk walk;
-    struct dir_staff manager;
-    cJSON *reply, *object;
     int r;
 
-    if (manager_id == NULL)
-        return;
     memset(&walk, 0, sizeof(walk));
     walk.daemon = daemon;
     walk.manager_id = manager_id;
+    walk.visit = visit;
+    walk.context = context;
     store_directory_source(daemon->reader, &walk.source);
-    reply = wire_reply_ok(id);
-    object = cJSON_AddObjectToObject(reply, "manager");
-    walk.reports = cJSON_AddArrayToObject(reply, "reports");
-    cJSON_AddStringToObject(object, "staff_id", manager_id);
-    r = store_staff_get(daemon->reader, manager_id, &manager);
-    if (r == 0)
-        cJSON_AddStringToObject(object, "name", manager.name);
-    cJSON_AddBoolToObject(object, "known", r == 0);
-    r = r == -ENOENT ? 0 : r;
-
     /* People who name the manager themselves, then the teams the manager runs, breadth first. */
-    if (r == 0)
-        r = store_staff_with_manager(daemon->reader, manager_id, consider_staff, &walk);
+    r = store_staff_with_manager(daemon->reader, manager_id, consider_staff, &walk);
     if (r == 0)
         r = store_teams_with_manager(daemon->reader, manager_id, queue_managed_team, &walk);
     for (size_t i = 0; r == 0 && i < walk.team_count; i++) {
@@ -459,12 +441,51 @@ op_reports(struct daemon *daemon, const struct bus_route *route, const cJSON *re
     free(walk.teams);
     free(walk.seen_staff.slots);
     free(walk.seen_teams.slots);
+    return r;
+}
+
+static int
+add_report(void *context, const struct dir_staff *staff, enum dir_via via)
+{
+    cJSON *entry = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(entry, "staff_id", staff->staff_id);
+    cJSON_AddStringToObject(entry, "name", staff->name);
+    cJSON_AddStringToObject(entry, "role", staff->role);
+    cJSON_AddStringToObject(entry, "team_id", staff->team_id);
+    cJSON_AddStringToObject(entry, "via", directory_via_name(via));
+    cJSON_AddItemToArray(context, entry);
+    return 0;
+}
+
+static void
+op_reports(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
+           const cJSON *id)
+{
+    const char *manager_id = api_required_id(daemon, route, request, id, "manager_id");
+    struct dir_staff manager;
+    cJSON *reply, *object, *reports;
+    int r;
+
+    if (manager_id == NULL)
+        return;
+    reply = wire_reply_ok(id);
+    object = cJSON_AddObjectToObject(reply, "manager");
+    reports = cJSON_AddArrayToObject(reply, "reports");
+    cJSON_AddStringToObject(object, "staff_id", manager_id);
+    r = store_staff_get(daemon->reader, manager_id, &manager);
+    if (r == 0)
+        cJSON_AddStringToObject(object, "name", manager.name);
+    cJSON_AddBoolToObject(object, "known", r == 0);
+    r = r == -ENOENT ? 0 : r;
+    if (r == 0)
+        r = api_reports_of(daemon, manager_id, add_report, reports);
     if (r < 0) {
         cJSON_Delete(reply);
-        reply_store_failure(daemon, route, id, r);
+        api_reply_store_failure(daemon, route, id, r);
         return;
     }
-    send_reply(daemon, route, reply);
+    api_send_reply(daemon, route, reply);
 }
 
 static void
@@ -546,34 +567,34 @@ op_publish(struct daemon *daemon, const struct bus_route *route, cJSON *request,
     const cJSON *event;
 
     if (events != NULL && single != NULL) {
-        send_error(daemon, route, id, WIRE_E_BAD_REQUEST,
-                   "give either \"events\" (an array) or \"event\", not both");
+        api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST,
+                       "give either \"events\" (an array) or \"event\", not both");
         return false;
     }
     if (events == NULL && single == NULL) {
-        send_error(daemon, route, id, WIRE_E_BAD_REQUEST,
-                   "publish needs \"events\" (an array of events) or \"event\"");
+        api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST,
+                       "publish needs \"events\" (an array of events) or \"event\"");
         return false;
     }
     if (events != NULL && !cJSON_IsArray(events)) {
-        send_error(daemon, route, id, WIRE_E_BAD_REQUEST, "\"events\" must be an array");
+        api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST, "\"events\" must be an array");
         return false;
     }
     count = events ? cJSON_GetArraySize(events) : 1;
     if (count == 0) {
-        send_error(daemon, route, id, WIRE_E_EMPTY_BATCH, "the batch holds no events");
+        api_send_error(daemon, route, id, WIRE_E_EMPTY_BATCH, "the batch holds no events");
         return false;
     }
     if (count > daemon->config.max_batch_events) {
         char message[128];
         snprintf(message, sizeof(message), "a batch may hold at most %d events; this one holds %d",
                  daemon->config.max_batch_events, count);
-        send_error(daemon, route, id, WIRE_E_BATCH_TOO_LARGE, message);
+        api_send_error(daemon, route, id, WIRE_E_BATCH_TOO_LARGE, message);
         return false;
     }
     pending = ingest_request_new(count);
     if (pending == NULL) {
-        send_error(daemon, route, id, WIRE_E_UNAVAILABLE, "the daemon is out of memory");
+        api_send_error(daemon, route, id, WIRE_E_UNAVAILABLE, "the daemon is out of memory");
         return false;
     }
     pending->count = count;
@@ -678,6 +699,11 @@ api_publish_done(void *data, struct ingest_request *request)
 {
     struct daemon *daemon = data;
 
+    if (request->job != INGEST_PUBLISH) {
+        api_job_done(daemon, request);
+        ingest_request_free(request);
+        return;
+    }
     if (request->failed < 0) {
         char message[384];
         snprintf(message, sizeof(message),
@@ -685,7 +711,7 @@ api_publish_done(void *data, struct ingest_request *request)
                  "send it again",
                  ingest_last_error(daemon->ingest));
         log_error("a transaction failed: %s", ingest_last_error(daemon->ingest));
-        send_error(daemon, &request->route, request->id, WIRE_E_UNAVAILABLE, message);
+        api_send_error(daemon, &request->route, request->id, WIRE_E_UNAVAILABLE, message);
     } else {
         reply_results(daemon, request);
     }
@@ -706,10 +732,10 @@ static const struct {
     const char *name;
     op_handler handler;
 } ops[] = {
-    {"status", op_status},
-    {"staff", op_staff},
-    {"team", op_team},
-    {"reports", op_reports},
+    {"status", op_status},     {"staff", op_staff},
+    {"team", op_team},         {"reports", op_reports},
+    {"due", api_op_due},       {"overdue", api_op_overdue},
+    {"person", api_op_person}, {"notifications", api_op_notifications},
 };
 
 /* Parses a frame that must hold one JSON value and nothing after it but white space. */
@@ -745,9 +771,9 @@ api_on_message(struct bus *bus, struct bus_message *message)
     if (frames < 0)
         return; /* no routing id: nobody to answer */
     if (frames != 1) {
-        send_error(daemon, &route, NULL, WIRE_E_BAD_FRAMES,
-                   "a request is exactly one frame holding a JSON object (after an optional "
-                   "empty delimiter frame)");
+        api_send_error(daemon, &route, NULL, WIRE_E_BAD_FRAMES,
+                       "a request is exactly one frame holding a JSON object (after an optional "
+                       "empty delimiter frame)");
         return;
     }
     size = zmq_msg_size(body);
@@ -756,43 +782,52 @@ api_on_message(struct bus *bus, struct bus_message *message)
         char reason[160];
         snprintf(reason, sizeof(reason), "the request is %zu bytes; the limit is %lld bytes", size,
                  daemon->config.max_message_bytes);
-        send_error(daemon, &route, NULL, WIRE_E_TOO_LARGE, reason);
+        api_send_error(daemon, &route, NULL, WIRE_E_TOO_LARGE, reason);
         return;
     }
     if (!wire_utf8_valid(text, size)) {
-        send_error(daemon, &route, NULL, WIRE_E_BAD_UTF8, "the request is not valid UTF-8");
+        api_send_error(daemon, &route, NULL, WIRE_E_BAD_UTF8, "the request is not valid UTF-8");
         return;
     }
     if (wire_has_nul_escape(text, size)) {
-        send_error(daemon, &route, NULL, WIRE_E_BAD_JSON,
-                   "the request holds \\u0000 (the NUL character) in a string, which carehub "
-                   "does not accept");
+        api_send_error(daemon, &route, NULL, WIRE_E_BAD_JSON,
+                       "the request holds \\u0000 (the NUL character) in a string, which carehub "
+                       "does not accept");
         return;
     }
     request = parse_whole(text, size);
     if (request == NULL) {
-        send_error(daemon, &route, NULL, WIRE_E_BAD_JSON, "the request is not well-formed JSON");
+        api_send_error(daemon, &route, NULL, WIRE_E_BAD_JSON,
+                       "the request is not well-formed JSON");
         return;
     }
     id = cJSON_GetObjectItemCaseSensitive(request, "id");
     if (!cJSON_IsObject(request)) {
-        send_error(daemon, &route, NULL, WIRE_E_NOT_OBJECT, "a request must be a JSON object");
+        api_send_error(daemon, &route, NULL, WIRE_E_NOT_OBJECT, "a request must be a JSON object");
         cJSON_Delete(request);
         return;
     }
     if (daemon->stopping) {
-        send_error(daemon, &route, id, WIRE_E_UNAVAILABLE, "the daemon is shutting down");
+        api_send_error(daemon, &route, id, WIRE_E_UNAVAILABLE, "the daemon is shutting down");
         cJSON_Delete(request);
         return;
     }
     op = wire_get_string(request, "op");
     if (op == NULL) {
-        send_error(daemon, &route, id, WIRE_E_BAD_REQUEST, "the request has no \"op\" string");
+        api_send_error(daemon, &route, id, WIRE_E_BAD_REQUEST, "the request has no \"op\" string");
         cJSON_Delete(request);
         return;
     }
     if (strcmp(op, "publish") == 0) {
         if (!op_publish(daemon, &route, request, id, text, size))
+            cJSON_Delete(request);
+        return;
+    }
+    /* Ops answered once the writer has done their part: the request travels with them. */
+    if (strcmp(op, "ack") == 0 || strcmp(op, "clock") == 0) {
+        bool kept = strcmp(op, "ack") == 0 ? api_op_ack(daemon, &route, request, id)
+                                           : api_op_clock(daemon, &route, request, id);
+        if (!kept)
             cJSON_Delete(request);
         return;
     }
@@ -805,6 +840,6 @@ api_on_message(struct bus *bus, struct bus_message *message)
     }
     char reason[160];
     snprintf(reason, sizeof(reason), "\"%.60s\" is not an op this daemon knows", op);
-    send_error(daemon, &route, id, WIRE_E_UNKNOWN_OP, reason);
+    api_send_error(daemon, &route, id, WIRE_E_UNKNOWN_OP, reason);
     cJSON_Delete(request);
 }

@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#include "kinds.h"
+
 struct config {
     char *path;            /* the file read, as given */
     char *state_dir;       /* state_dir: where the database lives */
@@ -27,6 +29,7 @@ struct config {
     int cache_mb;
     int checkpoint_pages; /* storage.checkpoint_pages */
     bool durable;         /* storage.durable: false only for benchmarks */
+    struct kinds kinds;   /* the "schedule", "kinds" and "courses" sections */
 };
 
 /* At most this many errors are kept; the count goes on past it. */
@@ -37,6 +40,14 @@ struct config_errors {
     int count;
     char text[CONFIG_MAX_ERRORS][320];
 };
+
+/*
+ * Adds one error, "file:line: " (or "file: " when line is 0) followed by the
+ * formatted text, to errors; past CONFIG_MAX_ERRORS only the count grows.
+ * For the modules that check a section of the file (kinds.c).
+ */
+void config_add_error(struct config_errors *errors, const char *file, int line, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * Reads and checks the file at path into *out, which the caller must later

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "config.h"
 #include "ingest.h"
 #include "store.h"
@@ -31,6 +32,7 @@ struct daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_signal_t sighup;
+    struct clock clock; /* real, or a test clock (--test-clock) */
     uint64_t started_loop_ms;
     int64_t started_wall_ms;
     bool stopping;

@@ -9,6 +9,12 @@
 #include "clock.h"
 #include "directory.h"
 
+/* Reminders and escalations one transaction sends at most; the rest follow in the next. */
+#define SCHEDULE_ACTIONS_PER_TRANSACTION 20000
+
+/* The longest the scheduler sleeps on the real clock before looking again. */
+#define SCHEDULE_MAX_SLEEP_MS 60000
+
 /* Open-addressed table (linear probing) from identity hash to sequence number. */
 struct dedup {
     uint64_t *keys; /* 0 marks an empty slot; a real hash of 0 is stored as 1 */
@@ -36,6 +42,9 @@ struct ingest {
     size_t batch_hash_count, batch_hash_capacity;
     int batch_result;
     int64_t batch_received_ms;
+    bool batch_schedule_more;
+    int64_t batch_next_ms;
+    uint64_t batch_sent, batch_missed;
     struct store_counters batch_delta;
     char last_error[256];
 
@@ -45,6 +54,16 @@ struct ingest {
     struct directory_source directory;    /* reads through the cache */
     struct store_counters totals;
     struct store_counters since_start;
+
+    /* The scheduler: obligations changed by events, and the actions due. */
+    struct obligations *obligations;
+    int64_t batch_now_ms;   /* the clock when the batch was handed over */
+    bool catch_up_wanted;   /* run a batch even with no events: something may be due */
+    bool schedule_more;     /* the last batch stopped with more due */
+    int64_t next_action_ms; /* from the last batch: the earliest pending action, 0 when none */
+    struct ingest_request *catching_up; /* INGEST_CATCH_UP requests waiting for nothing due */
+    uv_timer_t schedule_timer;
+    uint64_t actions_sent, actions_missed;
     unsigned long transactions; /* committed since start */
 
     uv_work_t checkpoint;
@@ -202,7 +221,8 @@ chain_verdict(struct ingest_item *item, int r)
  */
 static int
 plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *staff,
-            struct dir_team *team, bool *write_staff, bool *write_team, enum store_put *how)
+            struct dir_team *team, bool *write_staff, bool *write_team, enum store_put *how,
+            struct dir_staff *before, bool *had_before)
 {
     const struct directory_source *base = &ingest->directory;
     struct directory_overlay overlay;
@@ -267,6 +287,9 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
     case EVENT_STAFF_CHANGED:
     case EVENT_STAFF_LEFT:
         r = base->get_staff(base->context, staff_id, staff);
+        *had_before = r == 0;
+        if (r == 0)
+            *before = *staff;
         if (r == -ENOENT) {
             if (item->event.type != EVENT_STAFF_HIRED) {
                 char message[256];
@@ -325,8 +348,7 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
         *write_staff = true;
         return 0;
     default:
-        reject_item(item, "unsupported_type", "this event type is not handled yet");
-        return 1;
+        return 0; /* changes no record of the directory */
     }
 }
 
@@ -383,9 +405,9 @@ store_staff_details(struct ingest *ingest, struct ingest_item *item, unsigned fi
 static int
 store_item(struct ingest *ingest, struct ingest_item *item)
 {
-    struct dir_staff staff;
+    struct dir_staff staff, before;
     struct dir_team team;
-    bool write_staff, write_team;
+    bool write_staff, write_team, had_before = false;
     enum store_put how = STORE_PUT_NEW;
     struct store_counters saved = ingest->batch_delta;
     int64_t seq;
@@ -393,10 +415,13 @@ store_item(struct ingest *ingest, struct ingest_item *item)
 
     if (item->event.type == EVENT_STAFF_CHANGED) {
         unsigned fields = directory_staff_fields(item->event.data);
-        if ((fields & (DIR_FIELD_TEAM | DIR_FIELD_MANAGER)) == 0)
+        /* A new role can change which review kinds apply: that takes the full path. */
+        if ((fields & (DIR_FIELD_TEAM | DIR_FIELD_MANAGER)) == 0 &&
+            ((fields & DIR_FIELD_ROLE) == 0 || !obligations_depend_on_role(ingest->options.kinds)))
             return store_staff_details(ingest, item, fields);
     }
-    r = plan_change(ingest, item, &staff, &team, &write_staff, &write_team, &how);
+    r = plan_change(ingest, item, &staff, &team, &write_staff, &write_team, &how, &before,
+                    &had_before);
     if (r != 0) {
         if (r == 1)
             ingest->batch_delta = saved; /* a rejected change counts nothing but the rejection */
@@ -414,6 +439,17 @@ store_item(struct ingest *ingest, struct ingest_item *item)
         if (r == 0)
             dircache_put_team(ingest->cache, &team);
     }
+    if (r == 0 && obligations_interested(item->event.type)) {
+        const struct dir_staff *was = had_before && before.left_date[0] == '\0' ? &before : NULL;
+        r = obligations_apply(ingest->obligations, &item->event, seq, was,
+                              write_staff ? &staff : NULL, &item->error);
+        if (r == 1) {
+            /* Checked before anything was written: only the event row is undone. */
+            item->status = INGEST_REJECTED;
+            ingest->batch_delta = saved;
+            return store_event_delete(ingest->writer, seq);
+        }
+    }
     if (r < 0)
         return r;
     return remember_stored(ingest, item, seq);
@@ -428,9 +464,18 @@ write_batch(uv_work_t *work)
 
     memset(&ingest->batch_delta, 0, sizeof(ingest->batch_delta));
     ingest->batch_hash_count = 0;
+    ingest->batch_sent = ingest->batch_missed = 0;
+    obligations_begin(ingest->obligations, ingest->batch_now_ms);
     r = store_begin(ingest->writer);
     for (struct ingest_request *request = ingest->batch; r == 0 && request;
          request = request->next) {
+        if (request->job == INGEST_ACK) {
+            request->job_result = store_notification_ack(ingest->writer, request->ack_seq,
+                                                         ingest->batch_now_ms, request->ack_by);
+            if (request->job_result == -ENOENT)
+                continue;
+            r = request->job_result;
+        }
         for (int i = 0; r == 0 && i < request->count; i++) {
             struct ingest_item *item = &request->items[i];
             if (item->status == INGEST_PENDING) {
@@ -450,6 +495,17 @@ write_batch(uv_work_t *work)
                 ingest->batch_delta.events_rejected++;
         }
     }
+    /* Whatever fell due by now goes out in the same transaction. */
+    uint64_t sent_before, missed_before, sent_after, missed_after;
+    obligations_counts(ingest->obligations, &sent_before, &missed_before);
+    if (r == 0)
+        r = obligations_run_due(ingest->obligations, SCHEDULE_ACTIONS_PER_TRANSACTION,
+                                &ingest->batch_schedule_more);
+    if (r == 0)
+        r = obligations_next_ms(ingest->obligations, &ingest->batch_next_ms);
+    obligations_counts(ingest->obligations, &sent_after, &missed_after);
+    ingest->batch_sent = sent_after - sent_before;
+    ingest->batch_missed = missed_after - missed_before;
     if (r == 0)
         r = store_counters_add(ingest->writer, &ingest->batch_delta);
     if (r == 0)
@@ -469,6 +525,7 @@ write_batch(uv_work_t *work)
 
 static void dispatch(struct ingest *ingest);
 static void maybe_close(struct ingest *ingest);
+static void arm_schedule_timer(struct ingest *ingest);
 
 static void
 run_checkpoint(uv_work_t *work)
@@ -550,9 +607,19 @@ batch_written(uv_work_t *work, int status)
     int result = status < 0 ? status : ingest->batch_result;
 
     if (result == 0) {
+        size_t count;
+        const struct obligations_notice *notices = obligations_notices(ingest->obligations, &count);
         add_counters(&ingest->totals, &ingest->batch_delta);
         add_counters(&ingest->since_start, &ingest->batch_delta);
         ingest->transactions++;
+        ingest->actions_sent += ingest->batch_sent;
+        ingest->actions_missed += ingest->batch_missed;
+        ingest->next_action_ms = ingest->batch_next_ms;
+        ingest->schedule_more = ingest->batch_schedule_more;
+        if (count > 0 && ingest->options.published)
+            ingest->options.published(ingest->data, notices, count);
+    } else {
+        ingest->schedule_more = true; /* try again: what was due is still due */
     }
     ingest->batch = NULL;
     ingest->batch_events = 0;
@@ -561,9 +628,25 @@ batch_written(uv_work_t *work, int status)
         struct ingest_request *next = request->next;
         request->next = NULL;
         request->failed = result;
-        ingest->done(ingest->data, request);
+        if (request->job == INGEST_CATCH_UP && result == 0) {
+            /* Answered once nothing is due any more (possibly after more transactions). */
+            request->next = ingest->catching_up;
+            ingest->catching_up = request;
+        } else {
+            ingest->done(ingest->data, request);
+        }
         request = next;
     }
+    if (!ingest->schedule_more) {
+        while (ingest->catching_up) {
+            request = ingest->catching_up;
+            ingest->catching_up = request->next;
+            request->next = NULL;
+            ingest->done(ingest->data, request);
+        }
+    }
+    ingest->catch_up_wanted = ingest->schedule_more;
+    arm_schedule_timer(ingest);
     maybe_checkpoint(ingest);
     dispatch(ingest);
     maybe_close(ingest);
@@ -582,8 +665,24 @@ dispatch(struct ingest *ingest)
     size_t events = 0, needed = 0;
     struct ingest_request *last = NULL;
 
-    if (ingest->busy || ingest->queue_head == NULL || log_too_long(ingest))
+    if (ingest->busy || (ingest->queue_head == NULL && !ingest->catch_up_wanted) ||
+        log_too_long(ingest))
         return;
+    if (ingest->queue_head == NULL) {
+        /* Nothing to store, but reminders or escalations are due. */
+        ingest->catch_up_wanted = false;
+        ingest->batch = NULL;
+        ingest->batch_events = 0;
+        ingest->batch_now_ms = clock_now_ms(ingest->options.clock);
+        ingest->batch_received_ms = clock_wall_ms();
+        ingest->busy = true;
+        ingest->work.data = ingest;
+        if (uv_queue_work(ingest->loop, &ingest->work, write_batch, batch_written) < 0) {
+            ingest->batch_result = -EIO;
+            batch_written(&ingest->work, -EIO);
+        }
+        return;
+    }
     if (ingest->options.max_delay_ms > 0 && !ingest->closing &&
         ingest->waiting_events < (size_t)ingest->options.max_events) {
         uint64_t due = ingest->queue_head->arrived + (uint64_t)ingest->options.max_delay_ms;
@@ -619,6 +718,8 @@ dispatch(struct ingest *ingest)
     ingest->batch_events = events;
     ingest->waiting_events -= events;
     ingest->batch_received_ms = clock_wall_ms();
+    ingest->batch_now_ms = clock_now_ms(ingest->options.clock);
+    ingest->catch_up_wanted = false; /* this batch runs the scheduler too */
     ingest->busy = true;
     ingest->work.data = ingest;
     if (uv_queue_work(ingest->loop, &ingest->work, write_batch, batch_written) < 0) {
@@ -632,6 +733,38 @@ static void
 on_prepare(uv_prepare_t *prepare)
 {
     dispatch(prepare->data);
+}
+
+static void
+on_schedule_timer(uv_timer_t *timer)
+{
+    struct ingest *ingest = timer->data;
+
+    ingest->catch_up_wanted = true;
+    dispatch(ingest);
+}
+
+/*
+ * Sleeps until the earliest pending action.  On the real clock the wait is
+ * at most a minute, so a wall clock that jumps forward is noticed within a
+ * minute and what fell due meanwhile goes out then.  A test clock moves only
+ * through the API, which asks for a catch-up itself.
+ */
+static void
+arm_schedule_timer(struct ingest *ingest)
+{
+    int64_t delay = SCHEDULE_MAX_SLEEP_MS;
+
+    if (ingest->closing || ingest->options.clock->test) {
+        uv_timer_stop(&ingest->schedule_timer);
+        return;
+    }
+    if (ingest->next_action_ms != 0) {
+        int64_t until = ingest->next_action_ms - clock_now_ms(ingest->options.clock);
+        if (until < delay)
+            delay = until < 0 ? 0 : until;
+    }
+    uv_timer_start(&ingest->schedule_timer, on_schedule_timer, (uint64_t)delay, 0);
 }
 
 int
@@ -657,6 +790,10 @@ ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
         r = dedup_grow(&ingest->dedup);
     }
     if (r == 0)
+        r = obligations_new(&ingest->obligations, writer, options->kinds, &ingest->directory);
+    if (r == 0)
+        r = store_obligations_next_ms(writer, &ingest->next_action_ms);
+    if (r == 0)
         r = store_events_each(writer, load_one, &ingest->dedup);
     if (r == 0)
         r = store_counters_get(writer, &ingest->totals);
@@ -673,9 +810,13 @@ ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
      */
     uv_prepare_init(loop, &ingest->prepare);
     uv_timer_init(loop, &ingest->delay);
+    uv_timer_init(loop, &ingest->schedule_timer);
     ingest->prepare.data = ingest;
     ingest->delay.data = ingest;
-    ingest->open_handles = 2;
+    ingest->schedule_timer.data = ingest;
+    ingest->open_handles = 3;
+    /* What fell due while the daemon was down goes out first, oldest first. */
+    ingest->catch_up_wanted = true;
     uv_prepare_start(&ingest->prepare, on_prepare);
     /* The prepare handle alone must not keep the loop alive. */
     uv_unref((uv_handle_t *)&ingest->prepare);
@@ -726,6 +867,19 @@ ingest_in_flight_events(const struct ingest *ingest)
     return ingest->batch_events;
 }
 
+void
+ingest_schedule_counts(const struct ingest *ingest, uint64_t *sent, uint64_t *missed)
+{
+    *sent = ingest->actions_sent;
+    *missed = ingest->actions_missed;
+}
+
+int64_t
+ingest_next_action_ms(const struct ingest *ingest)
+{
+    return ingest->next_action_ms;
+}
+
 const struct store_counters *
 ingest_totals(const struct ingest *ingest)
 {
@@ -764,10 +918,18 @@ maybe_close(struct ingest *ingest)
 {
     if (!ingest->closing || ingest->busy || ingest->checkpointing || ingest->queue_head != NULL)
         return;
+    /* Catch-ups still waiting are answered: nothing more will be sent before the exit. */
+    while (ingest->catching_up) {
+        struct ingest_request *request = ingest->catching_up;
+        ingest->catching_up = request->next;
+        request->next = NULL;
+        ingest->done(ingest->data, request);
+    }
     if (uv_is_closing((uv_handle_t *)&ingest->prepare))
         return;
     uv_close((uv_handle_t *)&ingest->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&ingest->delay, on_handle_closed);
+    uv_close((uv_handle_t *)&ingest->schedule_timer, on_handle_closed);
 }
 
 void
@@ -775,6 +937,8 @@ ingest_close(struct ingest *ingest, void (*on_closed)(void *data))
 {
     ingest->closing = true;
     ingest->on_closed = on_closed;
+    ingest->catch_up_wanted = false;
+    uv_timer_stop(&ingest->schedule_timer);
     dispatch(ingest);
     maybe_close(ingest);
 }
@@ -785,6 +949,7 @@ ingest_free(struct ingest *ingest)
     if (ingest == NULL)
         return;
     dircache_free(ingest->cache);
+    obligations_free(ingest->obligations);
     free(ingest->dedup.keys);
     free(ingest->dedup.seqs);
     free(ingest->batch_hashes);

@@ -27,7 +27,10 @@
 #include <uv.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "event.h"
+#include "kinds.h"
+#include "obligations.h"
 #include "store.h"
 
 enum ingest_status { INGEST_PENDING, INGEST_STORED, INGEST_DUPLICATE, INGEST_REJECTED };
@@ -42,9 +45,21 @@ struct ingest_item {
     struct event_error error;
 };
 
-/* One publish request: the caller fills route, root, id and items, then submits it. */
+/*
+ * What a request asks of the writer: to store events; to run the scheduler
+ * until nothing is due at the clock's time (answered only then: the test
+ * clock's "advance" waits for it); or to acknowledge a notification.
+ */
+enum ingest_job { INGEST_PUBLISH = 0, INGEST_CATCH_UP, INGEST_ACK };
+
+/* One request: the caller fills route, root, id and items (or the job's fields), then submits it.
+ */
 struct ingest_request {
     struct ingest_request *next;
+    enum ingest_job job;
+    int64_t ack_seq;          /* INGEST_ACK: the notification */
+    char ack_by[DIR_ID_SIZE]; /* INGEST_ACK: who acknowledged it ("" when not said) */
+    int job_result;           /* INGEST_ACK: 0 or -ENOENT */
     struct bus_route route;
     cJSON *root;      /* owned: the parsed request, which the items borrow from */
     char *text;       /* owned: the request as received, which the bodies point into */
@@ -71,6 +86,10 @@ struct ingest_options {
      */
     struct store *checkpointer;
     int checkpoint_frames;
+    const struct kinds *kinds; /* borrowed: review kinds and the working calendar */
+    const struct clock *clock; /* borrowed: the daemon's clock (real or test) */
+    /* Called on the loop with the notifications each committed transaction wrote. */
+    void (*published)(void *data, const struct obligations_notice *notices, size_t count);
 };
 
 /*
@@ -98,6 +117,12 @@ size_t ingest_in_flight_events(const struct ingest *ingest);
 /* Totals as committed (since the database was created) and since start. */
 const struct store_counters *ingest_totals(const struct ingest *ingest);
 const struct store_counters *ingest_since_start(const struct ingest *ingest);
+
+/* Reminders and escalations sent, and actions recorded as missed, since start. */
+void ingest_schedule_counts(const struct ingest *ingest, uint64_t *sent, uint64_t *missed);
+
+/* The moment of the earliest pending reminder or escalation (0 when none). */
+int64_t ingest_next_action_ms(const struct ingest *ingest);
 
 /* Transactions committed since start: events stored per transaction shows group commit. */
 unsigned long ingest_transactions(const struct ingest *ingest);

@@ -3,6 +3,7 @@
  *
  *   carehubd -c FILE       run in the foreground
  *   carehubd -n -c FILE    check FILE and exit
+ *   carehubd --test-clock TIME -c FILE   run on a test clock (tests only)
  *
  * main() reads the configuration, opens the database and binds the sockets,
  * then runs one libuv loop until SIGTERM or SIGINT.  On either it stops
@@ -31,15 +32,20 @@
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
+#include "timefmt.h"
 
 static void
 usage(FILE *out)
 {
     fprintf(out, "usage: carehubd [-n] -c FILE\n"
+                 "       carehubd --test-clock TIME -c FILE\n"
                  "       carehubd -h | -V\n"
                  "\n"
                  "  -c, --config FILE   the configuration file (carehubd.conf)\n"
                  "  -n, --check         check the configuration file and exit\n"
+                 "  --test-clock TIME   for tests only: run on a clock that starts at TIME\n"
+                 "                      (RFC 3339, e.g. 2026-01-05T08:00:00Z) and moves\n"
+                 "                      only when a client sets it (the \"clock\" op)\n"
                  "  -h, --help          show this help and exit\n"
                  "  -V, --version       show the version and exit\n"
                  "\n"
@@ -214,8 +220,74 @@ check_only(const char *path)
     return 0;
 }
 
+/*
+ * Publishes each new notification on the PUB socket: the topic
+ * <type>.<recipient_id> and a body with the sequence number, the review kind
+ * and the escalation level.  Names and dates stay behind the API.  PUB never
+ * blocks: a slow subscriber loses messages, sees the gap in seq and fetches
+ * them with the "notifications" op.
+ */
+static void
+on_published(void *data, const struct obligations_notice *notices, size_t count)
+{
+    struct daemon *daemon = data;
+
+    for (size_t i = 0; i < count; i++) {
+        const struct obligations_notice *notice = &notices[i];
+        char topic[160], body[320];
+        int topic_size =
+            snprintf(topic, sizeof(topic), "%s.%s", notice->type, notice->recipient_id);
+        int body_size = snprintf(body, sizeof(body),
+                                 "{\"seq\":%lld,\"type\":\"%s\",\"recipient_id\":\"%s\","
+                                 "\"kind\":\"%s\",\"level\":%d}",
+                                 (long long)notice->seq, notice->type, notice->recipient_id,
+                                 notice->kind, notice->level);
+        if (topic_size < 0 || body_size < 0 || (size_t)topic_size >= sizeof(topic) ||
+            (size_t)body_size >= sizeof(body))
+            continue; /* cannot happen with ids of at most 128 bytes of safe text */
+        if (zmq_send(daemon->notify_socket, topic, (size_t)topic_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+                0 ||
+            zmq_send(daemon->notify_socket, body, (size_t)body_size, ZMQ_DONTWAIT) < 0)
+            log_debug("notification %lld not published: %s", (long long)notice->seq,
+                      zmq_strerror(zmq_errno()));
+    }
+}
+
 static int
-run(const char *path)
+count_one(void *context, const struct dir_staff *staff)
+{
+    (void)staff;
+    (*(int *)context)++;
+    return 0;
+}
+
+/* Roles that escalation steps name but nobody holds yet: a warning, not an error. */
+static void
+warn_unheld_roles(struct daemon *daemon)
+{
+    const struct kinds *kinds = &daemon->config.kinds;
+
+    for (int i = 0; i < kinds->kind_count; i++) {
+        const struct kind *kind = &kinds->kinds[i];
+        for (int s = 0; s < kind->escalation_count; s++) {
+            for (int t = 0; t < kind->escalations[s].target_count; t++) {
+                const struct escalation_target *target = &kind->escalations[s].targets[t];
+                if (target->type != TARGET_ROLE)
+                    continue;
+                int found = 0;
+                if (store_staff_with_role(daemon->reader, target->name, 1, count_one, &found) < 0 ||
+                    found == 0)
+                    log_warning("kinds \"%s\": escalation step %d tells role \"%s\", which no "
+                                "staff member has yet; until someone does, the step goes to the "
+                                "manager above the responsible one",
+                                kind->name, s + 1, target->name);
+            }
+        }
+    }
+}
+
+static int
+run(const char *path, bool test_clock, int64_t test_start_ms)
 {
     struct daemon daemon;
     struct config_errors errors;
@@ -233,6 +305,20 @@ run(const char *path)
         return 1;
     }
     log_set_level(daemon.config.log_level);
+    /*
+     * Due dates and send times are the organisation's: the C library's local
+     * time is set to its zone once, here, before any thread starts.
+     */
+    setenv("TZ", daemon.config.timezone, 1);
+    tzset();
+    clock_init(&daemon.clock, test_clock, test_start_ms);
+    if (test_clock) {
+        char when[32];
+        timefmt_format_rfc3339(test_start_ms, when, sizeof(when));
+        log_warning("running on a TEST CLOCK starting at %s: for tests only; the clock moves "
+                    "only when a client sets it",
+                    when);
+    }
     if (uv_loop_init(&loop) < 0) {
         log_error("cannot start the event loop");
         config_free(&daemon.config);
@@ -268,6 +354,9 @@ run(const char *path)
     ingest_options.max_delay_ms = daemon.config.commit_max_delay_ms;
     ingest_options.checkpointer = daemon.checkpointer;
     ingest_options.checkpoint_frames = daemon.config.checkpoint_pages;
+    ingest_options.kinds = &daemon.config.kinds;
+    ingest_options.clock = &daemon.clock;
+    ingest_options.published = on_published;
     r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done, &daemon,
                    message, sizeof(message));
     if (r < 0) {
@@ -290,6 +379,7 @@ run(const char *path)
     uv_signal_init(&loop, &daemon.sighup);
     uv_signal_start(&daemon.sighup, on_hangup, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
+    warn_unheld_roles(&daemon);
 
     daemon.started_loop_ms = uv_now(&loop);
     daemon.started_wall_ms = clock_wall_ms();
@@ -328,13 +418,13 @@ out:
 int
 main(int argc, char **argv)
 {
-    static const struct option long_options[] = {{"config", required_argument, NULL, 'c'},
-                                                 {"check", no_argument, NULL, 'n'},
-                                                 {"help", no_argument, NULL, 'h'},
-                                                 {"version", no_argument, NULL, 'V'},
-                                                 {NULL, 0, NULL, 0}};
+    static const struct option long_options[] = {
+        {"config", required_argument, NULL, 'c'},     {"check", no_argument, NULL, 'n'},
+        {"test-clock", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    bool check = false;
+    bool check = false, test_clock = false;
+    int64_t test_start_ms = 0;
     int c;
 
     while ((c = getopt_long(argc, argv, "c:nhV", long_options, NULL)) != -1) {
@@ -344,6 +434,16 @@ main(int argc, char **argv)
             break;
         case 'n':
             check = true;
+            break;
+        case 'T':
+            if (timefmt_parse_rfc3339(optarg, &test_start_ms) < 0) {
+                fprintf(stderr,
+                        "carehubd: --test-clock: \"%s\" is not an RFC 3339 time such as "
+                        "2026-01-05T08:00:00Z\n",
+                        optarg);
+                return 2;
+            }
+            test_clock = true;
             break;
         case 'h':
             usage(stdout);
@@ -362,5 +462,5 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    return check ? check_only(path) : run(path);
+    return check ? check_only(path) : run(path, test_clock, test_start_ms);
 }

@@ -12,6 +12,8 @@
 
 #include <sqlite3.h>
 
+#include "store_internal.h"
+
 enum statement {
     ST_BEGIN,
     ST_COMMIT,
@@ -39,6 +41,8 @@ enum statement {
     "staff_id, name, role, team_id, manager_id, start_date, email, registration_body, "            \
     "registration_number, registration_renewal, left_date"
 #define TEAM_COLUMNS "team_id, name, parent_id, manager_id"
+
+_Static_assert(ST_COUNT <= 32, "struct store holds 32 statements");
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -123,21 +127,84 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  events_rejected INTEGER NOT NULL, staff_active INTEGER NOT NULL,"
     "  staff_left INTEGER NOT NULL, teams INTEGER NOT NULL);"
     "INSERT INTO counters VALUES (1, 0, 0, 0, 0, 0, 0);",
+    /* 2: review obligations, their notifications (the outbox), absences, concerns, actions. */
+    "CREATE INDEX staff_by_role ON staff (role) WHERE left_date IS NULL;"
+    "CREATE TABLE obligations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  staff_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  item TEXT NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  title TEXT NOT NULL,"
+    "  responsible_id TEXT,"
+    "  occurrence INTEGER NOT NULL,"
+    "  due_day INTEGER NOT NULL,"
+    "  booked_day INTEGER,"
+    "  booked_ms INTEGER,"
+    "  target_day INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  closed_day INTEGER,"
+    "  reason TEXT,"
+    "  paused_day INTEGER,"
+    "  reminders_done INTEGER NOT NULL,"
+    "  escalations_done INTEGER NOT NULL,"
+    "  next_ms INTEGER,"
+    "  created_seq INTEGER NOT NULL,"
+    "  updated_seq INTEGER NOT NULL);"
+    "CREATE INDEX obligations_by_staff ON obligations (staff_id, kind, item);"
+    "CREATE INDEX obligations_by_next ON obligations (next_ms) WHERE next_ms IS NOT NULL;"
+    "CREATE INDEX obligations_open_by_target ON obligations (target_day) WHERE state = 0;"
+    "CREATE INDEX obligations_by_responsible ON obligations (responsible_id)"
+    "  WHERE responsible_id IS NOT NULL AND state IN (0, 4);"
+    "CREATE TABLE notifications ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  planned_ms INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  recipient_id TEXT NOT NULL,"
+    "  obligation_id INTEGER NOT NULL,"
+    "  action INTEGER NOT NULL,"
+    "  staff_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  item TEXT NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  due_day INTEGER NOT NULL,"
+    "  booked_day INTEGER,"
+    "  days_overdue INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  policy TEXT,"
+    "  acked_ms INTEGER,"
+    "  acked_by TEXT);"
+    "CREATE UNIQUE INDEX notifications_once ON notifications (obligation_id, action, recipient_id);"
+    "CREATE INDEX notifications_by_recipient ON notifications (recipient_id, seq);"
+    "CREATE TABLE missed ("
+    "  id INTEGER PRIMARY KEY,"
+    "  obligation_id INTEGER NOT NULL,"
+    "  action INTEGER NOT NULL,"
+    "  planned_ms INTEGER NOT NULL,"
+    "  recorded_ms INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL);"
+    "CREATE TABLE absences ("
+    "  absence_id TEXT PRIMARY KEY,"
+    "  staff_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  start_day INTEGER NOT NULL,"
+    "  end_day INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX absences_by_staff ON absences (staff_id, start_day);"
+    "CREATE TABLE concerns ("
+    "  concern_id TEXT PRIMARY KEY,"
+    "  staff_id TEXT NOT NULL,"
+    "  opened_day INTEGER NOT NULL,"
+    "  closed_day INTEGER,"
+    "  outcome TEXT) WITHOUT ROWID;"
+    "CREATE TABLE actions ("
+    "  action_id TEXT PRIMARY KEY,"
+    "  obligation_id INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
-struct store {
-    int lock_fd;    /* the writer's lock on state_dir, or -1 */
-    int wal_frames; /* from the WAL hook, after each commit */
-    sqlite3 *db;
-    char *path;
-    char *wal_path;
-    sqlite3_stmt *statements[ST_COUNT];
-    /* store_staff_patch()'s statements, one per set of fields, prepared when first needed. */
-    sqlite3_stmt *patches[DIR_FIELD_REGISTRATION << 1];
-};
-
-static int
-map_error(int code)
+int
+store_map_error(int code)
 {
     switch (code & 0xFF) {
     case SQLITE_OK:
@@ -182,7 +249,7 @@ store_path(struct store *store)
 static int
 exec(struct store *store, const char *sql)
 {
-    return map_error(sqlite3_exec(store->db, sql, NULL, NULL, NULL));
+    return store_map_error(sqlite3_exec(store->db, sql, NULL, NULL, NULL));
 }
 
 /* Reads one integer pragma; -EBADMSG when the file is not a database at all. */
@@ -200,7 +267,7 @@ pragma_int(struct store *store, const char *sql, int64_t *out)
         }
     }
     sqlite3_finalize(stmt);
-    return map_error(rc);
+    return store_map_error(rc);
 }
 
 /* Checks what the file holds and brings its schema up to date. */
@@ -309,7 +376,7 @@ store_checkpoint(struct store *store)
 {
     int rc = sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
-    return rc == SQLITE_BUSY ? 0 : map_error(rc); /* busy: the next one catches up */
+    return rc == SQLITE_BUSY ? 0 : store_map_error(rc); /* busy: the next one catches up */
 }
 
 void
@@ -387,7 +454,7 @@ store_open(struct store **out, const char *state_dir, const struct store_options
         r = -ENOMEM;
         goto fail;
     }
-    r = map_error(sqlite3_open_v2(store->path, &store->db, flags, NULL));
+    r = store_map_error(sqlite3_open_v2(store->path, &store->db, flags, NULL));
     if (r < 0) {
         snprintf(message, size, "cannot open %s: %s", store->path, store_error(store));
         goto fail;
@@ -431,8 +498,9 @@ store_open(struct store **out, const char *state_dir, const struct store_options
         }
     }
     for (int i = 0; i < ST_COUNT; i++) {
-        r = map_error(sqlite3_prepare_v3(store->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                         &store->statements[i], NULL));
+        r = store_map_error(sqlite3_prepare_v3(store->db, statement_sql[i], -1,
+                                               SQLITE_PREPARE_PERSISTENT, &store->statements[i],
+                                               NULL));
         if (r < 0) {
             snprintf(message, size, "cannot prepare a statement on %s: %s", store->path,
                      store_error(store));
@@ -455,6 +523,8 @@ store_close(struct store *store)
         sqlite3_finalize(store->statements[i]);
     for (size_t i = 0; i < sizeof(store->patches) / sizeof(store->patches[0]); i++)
         sqlite3_finalize(store->patches[i]);
+    for (size_t i = 0; i < sizeof(store->lazy) / sizeof(store->lazy[0]); i++)
+        sqlite3_finalize(store->lazy[i]);
     sqlite3_close(store->db);
     if (store->lock_fd >= 0)
         close(store->lock_fd);
@@ -464,11 +534,11 @@ store_close(struct store *store)
 }
 
 /* Runs a statement that returns no rows, then resets it. */
-static int
-step_done(sqlite3_stmt *stmt)
+int
+store_step_done(sqlite3_stmt *stmt)
 {
     int rc = sqlite3_step(stmt);
-    int r = rc == SQLITE_DONE ? 0 : map_error(rc);
+    int r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
 
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
@@ -478,20 +548,20 @@ step_done(sqlite3_stmt *stmt)
 int
 store_begin(struct store *store)
 {
-    return step_done(store->statements[ST_BEGIN]);
+    return store_step_done(store->statements[ST_BEGIN]);
 }
 
 int
 store_commit(struct store *store)
 {
-    return step_done(store->statements[ST_COMMIT]);
+    return store_step_done(store->statements[ST_COMMIT]);
 }
 
 void
 store_rollback(struct store *store)
 {
     if (!sqlite3_get_autocommit(store->db))
-        step_done(store->statements[ST_ROLLBACK]);
+        store_step_done(store->statements[ST_ROLLBACK]);
 }
 
 int
@@ -507,7 +577,7 @@ store_events_each(struct store *store, int (*visit)(void *context, int64_t seq, 
             break;
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = map_error(rc);
+        r = store_map_error(rc);
     sqlite3_reset(stmt);
     return r;
 }
@@ -525,7 +595,7 @@ store_event_matches(struct store *store, int64_t seq, const char *source, const 
     if (rc == SQLITE_ROW)
         r = sqlite3_column_int(stmt, 0) ? 1 : 0;
     else
-        r = rc == SQLITE_DONE ? 0 : map_error(rc);
+        r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return r;
@@ -548,7 +618,7 @@ store_event_insert(struct store *store, uint64_t hash, const struct event *event
         sqlite3_bind_null(stmt, 5);
     sqlite3_bind_int64(stmt, 6, received_ms);
     sqlite3_bind_text64(stmt, 7, body, size, SQLITE_STATIC, SQLITE_UTF8);
-    r = step_done(stmt);
+    r = store_step_done(stmt);
     if (r == 0)
         *seq = sqlite3_last_insert_rowid(store->db);
     return r;
@@ -655,7 +725,7 @@ store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq,
     bind_optional(stmt, 10, staff->registration_renewal);
     bind_optional(stmt, 11, staff->left_date);
     sqlite3_bind_int64(stmt, 12, seq);
-    r = step_done(stmt);
+    r = store_step_done(stmt);
     /* An update that matched no row would silently lose the change. */
     if (r == 0 && how != STORE_PUT_NEW && sqlite3_changes(store->db) != 1)
         r = -ESTALE;
@@ -688,8 +758,8 @@ patch_statement(struct store *store, unsigned fields, sqlite3_stmt **out)
             if (fields & pieces[i].field)
                 strcat(sql, pieces[i].assignments);
         strcat(sql, "updated_seq = ?9 WHERE staff_id = ?1");
-        int r = map_error(sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                             &store->patches[fields], NULL));
+        int r = store_map_error(sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                   &store->patches[fields], NULL));
         if (r < 0)
             return r;
     }
@@ -723,7 +793,7 @@ store_staff_patch(struct store *store, const struct dir_staff *patch, unsigned f
         bind_optional(stmt, 8, patch->registration_renewal);
     }
     sqlite3_bind_int64(stmt, 9, seq);
-    r = step_done(stmt);
+    r = store_step_done(stmt);
     if (r == 0 && sqlite3_changes(store->db) == 0)
         r = -ENOENT;
     return r;
@@ -735,7 +805,7 @@ store_event_delete(struct store *store, int64_t seq)
     sqlite3_stmt *stmt = store->statements[ST_EVENT_DELETE];
 
     sqlite3_bind_int64(stmt, 1, seq);
-    return step_done(stmt);
+    return store_step_done(stmt);
 }
 
 int
@@ -754,7 +824,7 @@ store_team_put(struct store *store, const struct dir_team *team, int64_t seq)
     bind_optional(stmt, 3, team->parent_id);
     bind_optional(stmt, 4, team->manager_id);
     sqlite3_bind_int64(stmt, 5, seq);
-    return step_done(stmt);
+    return store_step_done(stmt);
 }
 
 static int
@@ -788,7 +858,7 @@ store_counters_add(struct store *store, const struct store_counters *delta)
     sqlite3_bind_int64(stmt, 4, delta->staff_active);
     sqlite3_bind_int64(stmt, 5, delta->staff_left);
     sqlite3_bind_int64(stmt, 6, delta->teams);
-    return step_done(stmt);
+    return store_step_done(stmt);
 }
 
 int
@@ -806,7 +876,7 @@ store_counters_get(struct store *store, struct store_counters *out)
         out->staff_left = sqlite3_column_int64(stmt, 4);
         out->teams = sqlite3_column_int64(stmt, 5);
     } else {
-        r = rc == SQLITE_DONE ? -ENOENT : map_error(rc);
+        r = rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
     }
     sqlite3_reset(stmt);
     return r;
@@ -827,7 +897,7 @@ query_rows(struct store *store, enum statement which, const char *key,
             break;
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = map_error(rc);
+        r = store_map_error(rc);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return r;

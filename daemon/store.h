@@ -20,7 +20,7 @@
 #include "event.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* "CARE": PRAGMA application_id of a carehub database. */
 #define STORE_APPLICATION_ID 0x43415245
@@ -144,5 +144,153 @@ int store_teams_with_manager(struct store *store, const char *manager_id, store_
 
 /* Bytes on disk of the database and its write-ahead log. */
 int64_t store_size_bytes(struct store *store);
+
+/* ---- Obligations, notifications, absences, concerns (store_obligations.c) ---- */
+
+/* A day that is not set (days are counted from 1970-01-01 and may be negative). */
+#define STORE_NO_DAY INT64_MIN
+
+enum obligation_state {
+    OBLIGATION_OPEN = 0,
+    OBLIGATION_COMPLETED = 1,
+    OBLIGATION_WAIVED = 2,
+    OBLIGATION_CANCELLED = 3,
+    OBLIGATION_PAUSED = 4, /* the person is absent and the kind pauses */
+    OBLIGATION_MISSED = 5  /* a milestone already long past when its plan started */
+};
+
+/* "open", "completed", ... */
+const char *store_obligation_state_name(int state);
+
+/* One obligation: someone (staff_id) must have something (kind) done by a date. */
+struct obligation {
+    int64_t id;
+    char staff_id[DIR_ID_SIZE];
+    char kind[DIR_ID_SIZE];
+    char item[DIR_ID_SIZE];    /* course, action id, concern id or absence id; "" for recurring */
+    char step[DIR_ID_SIZE];    /* a milestone plan's step; "" otherwise */
+    char title[DIR_TEXT_SIZE]; /* an assigned action's title; "" otherwise */
+    char responsible_id[DIR_ID_SIZE]; /* "" means the line manager */
+    int occurrence;                   /* 1, 2, ... for a recurring kind */
+    int64_t due_day;
+    int64_t booked_day; /* STORE_NO_DAY when not booked */
+    int64_t booked_ms;  /* the booking event's time, to order bookings */
+    int64_t target_day; /* the earlier of due and booked */
+    int state;
+    int64_t closed_day; /* STORE_NO_DAY while open */
+    char reason[DIR_TEXT_SIZE];
+    int64_t paused_day; /* STORE_NO_DAY unless paused */
+    unsigned reminders_done;
+    int escalations_done;
+    int64_t next_ms; /* the next action's moment; 0 when none */
+    int64_t created_seq;
+    int64_t updated_seq;
+};
+
+/* One notification in the outbox. */
+struct notification {
+    int64_t seq;
+    int64_t created_ms;
+    int64_t planned_ms;
+    char type[16]; /* "reminder" or "escalation" */
+    char recipient_id[DIR_ID_SIZE];
+    int64_t obligation_id;
+    int action; /* reminder i is i; escalation n is 100 + n */
+    char staff_id[DIR_ID_SIZE];
+    char kind[DIR_ID_SIZE];
+    char item[DIR_ID_SIZE];
+    char step[DIR_ID_SIZE];
+    int64_t due_day;
+    int64_t booked_day;
+    int days_overdue;
+    int level; /* 0 for a reminder; the escalation ladder's step, from 1 */
+    char text[1024];
+    char policy[512];
+    int64_t acked_ms; /* 0 when not acknowledged */
+    char acked_by[DIR_ID_SIZE];
+};
+
+struct absence {
+    char absence_id[DIR_ID_SIZE];
+    char staff_id[DIR_ID_SIZE];
+    char kind[DIR_TEXT_SIZE];
+    int64_t start_day;
+    int64_t end_day; /* STORE_NO_DAY while it goes on */
+};
+
+struct concern {
+    char concern_id[DIR_ID_SIZE];
+    char staff_id[DIR_ID_SIZE];
+    int64_t opened_day;
+    int64_t closed_day; /* STORE_NO_DAY while open */
+};
+
+typedef int (*store_obligation_visit)(void *context, const struct obligation *obligation);
+typedef int (*store_notification_visit)(void *context, const struct notification *notification);
+
+/* Writes a new obligation and sets obligation->id. */
+int store_obligation_insert(struct store *store, struct obligation *obligation);
+/* Writes every changeable field of an existing obligation. */
+int store_obligation_update(struct store *store, const struct obligation *obligation);
+int store_obligation_get(struct store *store, int64_t id, struct obligation *out);
+
+/*
+ * Visits a staff member's obligations, earliest due first: all of them, or
+ * only those still to do (open or paused) when pending_only.  kind and item
+ * narrow the search when not NULL.
+ */
+int store_obligations_of(struct store *store, const char *staff_id, const char *kind,
+                         const char *item, bool pending_only, store_obligation_visit visit,
+                         void *context);
+
+/* Obligations whose next action is due at or before now_ms, earliest first, at most limit. */
+int store_obligations_due(struct store *store, int64_t now_ms, int limit,
+                          store_obligation_visit visit, void *context);
+
+/* The earliest next action of any obligation into *out_ms; 0 when there is none. */
+int store_obligations_next_ms(struct store *store, int64_t *out_ms);
+
+/* Open obligations whose target day is before today, oldest first, at most limit. */
+int store_obligations_overdue(struct store *store, int64_t today, int limit,
+                              store_obligation_visit visit, void *context);
+
+/* Pending obligations someone is named responsible for (assigned actions). */
+int store_obligations_responsible(struct store *store, const char *responsible_id,
+                                  store_obligation_visit visit, void *context);
+
+/* Adds a notification to the outbox and sets its seq; -EEXIST when that action was already sent. */
+int store_notification_insert(struct store *store, struct notification *notification);
+/* Notifications after seq, oldest first, at most limit, for one recipient unless NULL. */
+int store_notifications_after(struct store *store, int64_t after, int limit,
+                              const char *recipient_id, store_notification_visit visit,
+                              void *context);
+/* Marks notification seq acknowledged: 0, or -ENOENT. */
+int store_notification_ack(struct store *store, int64_t seq, int64_t acked_ms, const char *by);
+/* The last sequence number given (0 when none) and the actions recorded as missed. */
+int store_notifications_summary(struct store *store, int64_t *last_seq, int64_t *missed);
+
+/* Records an action that was too old to send when it came up. */
+int store_missed_insert(struct store *store, int64_t obligation_id, int action, int64_t planned_ms,
+                        int64_t recorded_ms, const char *reason);
+
+int store_absence_get(struct store *store, const char *absence_id, struct absence *out);
+int store_absence_put(struct store *store, const struct absence *absence);
+/* 1 when the staff member has another absence overlapping [start_day, end_day], else 0. */
+int store_absence_overlaps(struct store *store, const char *staff_id, const char *absence_id,
+                           int64_t start_day, int64_t end_day);
+/* Visits the staff member's absences, latest first. */
+int store_absences_of(struct store *store, const char *staff_id,
+                      int (*visit)(void *context, const struct absence *absence), void *context);
+
+int store_concern_get(struct store *store, const char *concern_id, struct concern *out);
+int store_concern_put(struct store *store, const struct concern *concern, const char *outcome);
+
+/* The obligation an action id was assigned as: 0 with *obligation_id set, or -ENOENT. */
+int store_action_get(struct store *store, const char *action_id, int64_t *obligation_id);
+int store_action_put(struct store *store, const char *action_id, int64_t obligation_id);
+
+/* Active staff with this role, at most limit of them. */
+int store_staff_with_role(struct store *store, const char *role, int limit, store_staff_visit visit,
+                          void *context);
 
 #endif

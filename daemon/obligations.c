@@ -1,0 +1,1520 @@
+#include "obligations.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schedule.h"
+#include "timefmt.h"
+
+#define MS_PER_DAY 86400000LL
+
+/* Obligations read per query by the scheduler; the writer updates them after reading. */
+#define DUE_CHUNK 256
+
+/* The most people one role target of an escalation reaches. */
+#define ROLE_RECIPIENTS_MAX 16
+#define RECIPIENTS_MAX 32
+
+struct obligations {
+    struct store *writer;
+    const struct kinds *kinds;
+    const struct directory_source *directory;
+    int64_t now_ms;
+    int64_t today;
+    int64_t seq;
+    struct obligations_notice *notices;
+    size_t notice_count, notice_capacity;
+    uint64_t sent, missed;
+};
+
+int
+obligations_new(struct obligations **out, struct store *writer, const struct kinds *kinds,
+                const struct directory_source *directory)
+{
+    struct obligations *obligations = calloc(1, sizeof(*obligations));
+
+    *out = NULL;
+    if (obligations == NULL)
+        return -ENOMEM;
+    obligations->writer = writer;
+    obligations->kinds = kinds;
+    obligations->directory = directory;
+    *out = obligations;
+    return 0;
+}
+
+void
+obligations_free(struct obligations *obligations)
+{
+    if (obligations == NULL)
+        return;
+    free(obligations->notices);
+    free(obligations);
+}
+
+void
+obligations_begin(struct obligations *obligations, int64_t now_ms)
+{
+    obligations->now_ms = now_ms;
+    obligations->today = schedule_local_day(now_ms);
+    obligations->notice_count = 0;
+}
+
+const struct obligations_notice *
+obligations_notices(const struct obligations *obligations, size_t *count)
+{
+    *count = obligations->notice_count;
+    return obligations->notices;
+}
+
+void
+obligations_counts(const struct obligations *obligations, uint64_t *sent, uint64_t *missed)
+{
+    *sent = obligations->sent;
+    *missed = obligations->missed;
+}
+
+bool
+obligations_depend_on_role(const struct kinds *kinds)
+{
+    for (int i = 0; i < kinds->kind_count; i++)
+        if (kinds->kinds[i].applies.role_count > 0)
+            return true;
+    for (int i = 0; i < kinds->course_count; i++)
+        if (kinds->courses[i].applies.role_count > 0)
+            return true;
+    return false;
+}
+
+bool
+obligations_interested(enum event_type type)
+{
+    return type != EVENT_TEAM_CHANGED && type != EVENT_KPI_OBSERVED;
+}
+
+/* ---- Small helpers ---- */
+
+static const char *
+data_text(const cJSON *data, const char *name)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, name));
+}
+
+static int64_t
+data_day(const cJSON *data, const char *name)
+{
+    struct civil_date date;
+    const char *text = data_text(data, name);
+
+    if (text == NULL || timefmt_parse_date(text, &date) < 0)
+        return STORE_NO_DAY;
+    return timefmt_days_from_civil(date.year, date.month, date.day);
+}
+
+static int64_t
+text_day(const char *text)
+{
+    struct civil_date date;
+
+    if (text == NULL || timefmt_parse_date(text, &date) < 0)
+        return STORE_NO_DAY;
+    return timefmt_days_from_civil(date.year, date.month, date.day);
+}
+
+static int __attribute__((format(printf, 3, 4)))
+reject(struct event_error *error, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    error->code = code;
+    va_start(ap, fmt);
+    vsnprintf(error->message, sizeof(error->message), fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+void
+obligations_format_day(int64_t day, char *buf, size_t size)
+{
+    static const char *const weekdays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                           "Friday", "Saturday", "Sunday"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
+    struct civil_date date;
+
+    timefmt_civil_from_days(day, &date);
+    snprintf(buf, size, "%s %d %s %d", weekdays[schedule_weekday(day)], date.day,
+             months[date.month - 1], date.year);
+}
+
+static int
+staff_get(struct obligations *obligations, const char *staff_id, struct dir_staff *out)
+{
+    return obligations->directory->get_staff(obligations->directory->context, staff_id, out);
+}
+
+/* True when the team or one of the teams above it is listed. */
+static bool
+team_listed(struct obligations *obligations, const char *team_id, const struct applies_to *applies)
+{
+    char current[DIR_ID_SIZE];
+    struct dir_team team;
+
+    directory_copy_text(current, sizeof(current), team_id);
+    for (int depth = 0; current[0] != '\0' && depth <= DIR_DEPTH_MAX; depth++) {
+        for (int i = 0; i < applies->team_count; i++)
+            if (strcmp(applies->teams[i], current) == 0)
+                return true;
+        if (obligations->directory->get_team(obligations->directory->context, current, &team) < 0)
+            break;
+        directory_copy_text(current, sizeof(current), team.parent_id);
+    }
+    return false;
+}
+
+static bool
+applies_to(struct obligations *obligations, const struct applies_to *applies,
+           const struct dir_staff *staff)
+{
+    if (staff == NULL || staff->left_date[0] != '\0')
+        return false;
+    if (applies->role_count > 0) {
+        bool found = false;
+        for (int i = 0; i < applies->role_count && !found; i++)
+            found = strcmp(applies->roles[i], staff->role) == 0;
+        if (!found)
+            return false;
+    }
+    return applies->team_count == 0 || team_listed(obligations, staff->team_id, applies);
+}
+
+/* The kind an obligation belongs to; NULL when the configuration no longer has it. */
+static const struct kind *
+kind_of(struct obligations *obligations, const struct obligation *obligation)
+{
+    return kinds_find(obligations->kinds, obligation->kind);
+}
+
+/*
+ * Works out an open obligation's next action.  fresh: it was just created or
+ * its target date moved, so actions already past are passed over (only the
+ * latest is kept) instead of all going out at once.
+ */
+static void
+plan(struct obligations *obligations, struct obligation *obligation, bool fresh)
+{
+    const struct kind *kind = kind_of(obligations, obligation);
+    struct schedule_progress progress;
+    struct schedule_action action;
+
+    obligation->target_day = obligation->due_day;
+    if (obligation->booked_day != STORE_NO_DAY && obligation->booked_day < obligation->due_day)
+        obligation->target_day = obligation->booked_day;
+    obligation->next_ms = 0;
+    if (kind == NULL || obligation->state != OBLIGATION_OPEN)
+        return;
+    progress.reminders_done = obligation->reminders_done;
+    progress.escalations_done = obligation->escalations_done;
+    if (fresh)
+        schedule_skip_passed(kind, &obligations->kinds->calendar, obligation->target_day,
+                             obligations->now_ms, &progress);
+    schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &progress, &action);
+    obligation->reminders_done = progress.reminders_done;
+    obligation->escalations_done = progress.escalations_done;
+    if (action.type != SCHEDULE_NONE)
+        obligation->next_ms = action.at_ms;
+}
+
+static void
+obligation_init(struct obligations *obligations, struct obligation *obligation,
+                const char *staff_id, const struct kind *kind, int64_t due_day)
+{
+    memset(obligation, 0, sizeof(*obligation));
+    directory_copy_text(obligation->staff_id, sizeof(obligation->staff_id), staff_id);
+    directory_copy_text(obligation->kind, sizeof(obligation->kind), kind->name);
+    obligation->occurrence = 1;
+    obligation->due_day = due_day;
+    obligation->booked_day = STORE_NO_DAY;
+    obligation->closed_day = STORE_NO_DAY;
+    obligation->paused_day = STORE_NO_DAY;
+    obligation->state = OBLIGATION_OPEN;
+    obligation->created_seq = obligations->seq;
+    obligation->updated_seq = obligations->seq;
+}
+
+/*
+ * Writes a new open obligation.  A milestone step already past by more than
+ * the missed horizon when its plan starts (someone imported years after
+ * they started) is recorded as missed instead of being chased.
+ */
+static int
+create(struct obligations *obligations, struct obligation *obligation, bool absent)
+{
+    const struct kind *kind = kind_of(obligations, obligation);
+    int horizon = obligations->kinds->calendar.missed_after_days;
+
+    if (kind && kind->arises == KIND_MILESTONE &&
+        obligation->due_day < obligations->today - horizon) {
+        obligation->state = OBLIGATION_MISSED;
+        obligation->closed_day = obligations->today;
+        snprintf(obligation->reason, sizeof(obligation->reason),
+                 "already more than %d days past when the plan started", horizon);
+    } else if (absent && kind && kind->during_absence != ABSENCE_CONTINUE) {
+        obligation->state = OBLIGATION_PAUSED;
+        obligation->paused_day = obligations->today;
+    }
+    plan(obligations, obligation, true);
+    return store_obligation_insert(obligations->writer, obligation);
+}
+
+/* Closes an obligation with a state, a day and a reason, and writes it. */
+static int
+close_obligation(struct obligations *obligations, struct obligation *obligation, int state,
+                 int64_t day, const char *reason)
+{
+    obligation->state = state;
+    obligation->closed_day = day;
+    obligation->next_ms = 0;
+    obligation->paused_day = STORE_NO_DAY;
+    directory_copy_text(obligation->reason, sizeof(obligation->reason), reason);
+    obligation->updated_seq = obligations->seq;
+    return store_obligation_update(obligations->writer, obligation);
+}
+
+/* Collects a staff member's obligations into a growing array. */
+struct collected {
+    struct obligation *items;
+    size_t count, capacity;
+};
+
+static int
+collect(void *context, const struct obligation *obligation)
+{
+    struct collected *list = context;
+
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 16;
+        struct obligation *items = realloc(list->items, capacity * sizeof(*items));
+        if (items == NULL)
+            return -ENOMEM;
+        list->items = items;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = *obligation;
+    return 0;
+}
+
+static int
+collect_of(struct obligations *obligations, const char *staff_id, const char *kind,
+           const char *item, bool pending_only, struct collected *out)
+{
+    memset(out, 0, sizeof(*out));
+    return store_obligations_of(obligations->writer, staff_id, kind, item, pending_only, collect,
+                                out);
+}
+
+/* Is the person absent now?  Sets *absent. */
+static int absence_now(struct obligations *obligations, const char *staff_id, bool *absent);
+
+/* ---- Creating plans ---- */
+
+/* The first occurrence of a recurring kind, due `first` after from_day. */
+static int
+start_recurring(struct obligations *obligations, const struct dir_staff *staff,
+                const struct kind *kind, int64_t from_day, bool absent)
+{
+    struct obligation obligation;
+
+    obligation_init(obligations, &obligation, staff->staff_id, kind,
+                    schedule_add_period(from_day, &kind->first));
+    return create(obligations, &obligation, absent);
+}
+
+static int
+start_course(struct obligations *obligations, const struct dir_staff *staff,
+             const struct course *course, int64_t from_day, bool absent)
+{
+    struct obligation obligation;
+
+    if (obligations->kinds->training == NULL || !course->has_first)
+        return 0;
+    obligation_init(obligations, &obligation, staff->staff_id, obligations->kinds->training,
+                    schedule_add_period(from_day, &course->first));
+    directory_copy_text(obligation.item, sizeof(obligation.item), course->name);
+    return create(obligations, &obligation, absent);
+}
+
+/* Every step of a milestone plan, due at offsets from from_day; item names what started it. */
+static int
+start_milestones(struct obligations *obligations, const char *staff_id, const struct kind *kind,
+                 int64_t from_day, const char *item, bool absent)
+{
+    for (int i = 0; i < kind->step_count; i++) {
+        struct obligation obligation;
+        int r;
+
+        obligation_init(obligations, &obligation, staff_id, kind,
+                        schedule_add_period(from_day, &kind->steps[i].at));
+        directory_copy_text(obligation.item, sizeof(obligation.item), item);
+        directory_copy_text(obligation.step, sizeof(obligation.step), kind->steps[i].name);
+        r = create(obligations, &obligation, absent);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Cancels every pending obligation in list (all of them, or only those of kind and item). */
+static int
+cancel_all(struct obligations *obligations, struct collected *list, const char *reason)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        int r = close_obligation(obligations, &list->items[i], OBLIGATION_CANCELLED,
+                                 obligations->today, reason);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int
+staff_hired(struct obligations *obligations, const struct dir_staff *staff)
+{
+    const struct kinds *kinds = obligations->kinds;
+    int64_t start = text_day(staff->start_date);
+    struct collected pending;
+    int r;
+
+    /* Hired again after leaving: whatever is still open from before ends here. */
+    r = collect_of(obligations, staff->staff_id, NULL, NULL, true, &pending);
+    if (r == 0)
+        r = cancel_all(obligations, &pending, "hired again: a new plan starts");
+    free(pending.items);
+    for (int i = 0; r == 0 && i < kinds->kind_count; i++) {
+        const struct kind *kind = &kinds->kinds[i];
+        if (!applies_to(obligations, &kind->applies, staff))
+            continue;
+        if (kind->arises == KIND_RECURRING)
+            r = start_recurring(obligations, staff, kind, start, false);
+        else if (kind->arises == KIND_MILESTONE && kind->trigger == TRIGGER_STAFF_HIRED)
+            r = start_milestones(obligations, staff->staff_id, kind, start, "", false);
+    }
+    for (int i = 0; r == 0 && i < kinds->course_count; i++)
+        if (applies_to(obligations, &kinds->courses[i].applies, staff))
+            r = start_course(obligations, staff, &kinds->courses[i], start, false);
+    return r;
+}
+
+/* A new role or team: obligations that no longer apply end, new ones start from today. */
+static int
+staff_changed(struct obligations *obligations, const struct dir_staff *before,
+              const struct dir_staff *after)
+{
+    const struct kinds *kinds = obligations->kinds;
+    bool absent = false;
+    int r = absence_now(obligations, after->staff_id, &absent);
+
+    for (int i = 0; r == 0 && i < kinds->kind_count; i++) {
+        const struct kind *kind = &kinds->kinds[i];
+        bool was = applies_to(obligations, &kind->applies, before);
+        bool now = applies_to(obligations, &kind->applies, after);
+        bool planned = kind->arises == KIND_RECURRING ||
+                       (kind->arises == KIND_MILESTONE && kind->trigger == TRIGGER_STAFF_HIRED);
+        if (!planned || was == now)
+            continue;
+        if (was) {
+            struct collected pending;
+            r = collect_of(obligations, after->staff_id, kind->name, NULL, true, &pending);
+            if (r == 0)
+                r = cancel_all(obligations, &pending,
+                               "no longer applies after a change of role or team");
+            free(pending.items);
+        } else if (kind->arises == KIND_RECURRING) {
+            r = start_recurring(obligations, after, kind, obligations->today, absent);
+        }
+    }
+    for (int i = 0; r == 0 && i < kinds->course_count && kinds->training; i++) {
+        const struct course *course = &kinds->courses[i];
+        bool was = applies_to(obligations, &course->applies, before);
+        bool now = applies_to(obligations, &course->applies, after);
+        if (was == now)
+            continue;
+        if (was) {
+            struct collected pending;
+            r = collect_of(obligations, after->staff_id, kinds->training->name, course->name, true,
+                           &pending);
+            if (r == 0)
+                r = cancel_all(obligations, &pending,
+                               "no longer applies after a change of role or team");
+            free(pending.items);
+        } else {
+            r = start_course(obligations, after, course, obligations->today, absent);
+        }
+    }
+    return r;
+}
+
+static int
+staff_left(struct obligations *obligations, const struct dir_staff *staff)
+{
+    struct collected pending;
+    char reason[64];
+    int r = collect_of(obligations, staff->staff_id, NULL, NULL, true, &pending);
+
+    snprintf(reason, sizeof(reason), "left on %s", staff->left_date);
+    if (r == 0)
+        r = cancel_all(obligations, &pending, reason);
+    free(pending.items);
+    return r;
+}
+
+/* ---- Review events ---- */
+
+/* The staff member an event is about, who must exist. */
+static int
+subject(struct obligations *obligations, const char *staff_id, struct dir_staff *staff,
+        struct event_error *error)
+{
+    int r = staff_get(obligations, staff_id, staff);
+
+    if (r == -ENOENT)
+        return reject(error, "unknown_staff",
+                      "no staff member \"%.80s\" has been hired; send staff.hired first", staff_id);
+    return r;
+}
+
+static int
+review_kind(struct obligations *obligations, const char *name, const struct kind **out,
+            struct event_error *error)
+{
+    *out = kinds_find(obligations->kinds, name);
+    if (*out == NULL)
+        return reject(error, "unknown_kind", "\"%.60s\" is not a review kind in the configuration",
+                      name);
+    if ((*out)->arises == KIND_TRAINING)
+        return reject(error, "wrong_event",
+                      "\"%.60s\" is the training kind: send training.completed with the course",
+                      name);
+    if ((*out)->arises == KIND_ASSIGNED)
+        return reject(error, "wrong_event",
+                      "\"%.60s\" is a kind of assigned action: send action.completed with the "
+                      "action_id",
+                      name);
+    return 0;
+}
+
+/* The pending obligation a review event is about: the step named, or the earliest due. */
+static struct obligation *
+pick_pending(struct collected *list, const char *step)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (step == NULL || strcmp(list->items[i].step, step) == 0)
+            return &list->items[i];
+    return NULL;
+}
+
+/* The latest day a completion of (kind, item) was recorded, in *day (STORE_NO_DAY: none). */
+static void
+last_completion(const struct collected *all, int64_t *day, bool *same_day_exists, int64_t on_day)
+{
+    *day = STORE_NO_DAY;
+    *same_day_exists = false;
+    for (size_t i = 0; i < all->count; i++) {
+        const struct obligation *o = &all->items[i];
+        if (o->state != OBLIGATION_COMPLETED)
+            continue;
+        if (o->closed_day != STORE_NO_DAY && (*day == STORE_NO_DAY || o->closed_day > *day))
+            *day = o->closed_day;
+        if (o->closed_day == on_day)
+            *same_day_exists = true;
+    }
+}
+
+/* A completion that arrived after a later one: kept in the history, changing nothing else. */
+static int
+record_history(struct obligations *obligations, const char *staff_id, const struct kind *kind,
+               const char *item, const char *step, int64_t day)
+{
+    struct obligation obligation;
+
+    obligation_init(obligations, &obligation, staff_id, kind, day);
+    directory_copy_text(obligation.item, sizeof(obligation.item), item);
+    directory_copy_text(obligation.step, sizeof(obligation.step), step ? step : "");
+    obligation.occurrence = 0;
+    obligation.state = OBLIGATION_COMPLETED;
+    obligation.closed_day = day;
+    obligation.target_day = day;
+    directory_copy_text(obligation.reason, sizeof(obligation.reason),
+                        "recorded late: an earlier completion than one already recorded");
+    return store_obligation_insert(obligations->writer, &obligation);
+}
+
+/*
+ * A completion of a recurring kind (or a course, item naming it) on day:
+ * closes the open occurrence and schedules the next, every after the
+ * completion.  One dated on or before the latest recorded completion is
+ * history only, so completions arriving in any order, or twice, leave the
+ * same open obligation.
+ */
+static int
+complete_recurring(struct obligations *obligations, const struct dir_staff *staff,
+                   const struct kind *kind, const char *item, const struct period *every,
+                   bool still_applies, int64_t day, const char *outcome)
+{
+    struct collected all;
+    struct obligation *open = NULL;
+    int64_t last;
+    bool same;
+    int occurrence = 0;
+    int r = collect_of(obligations, staff->staff_id, kind->name, item, false, &all);
+
+    if (r < 0)
+        goto done;
+    last_completion(&all, &last, &same, day);
+    for (size_t i = 0; i < all.count; i++) {
+        if (all.items[i].occurrence > occurrence)
+            occurrence = all.items[i].occurrence;
+        if (all.items[i].state == OBLIGATION_OPEN || all.items[i].state == OBLIGATION_PAUSED)
+            open = &all.items[i];
+    }
+    if (same)
+        goto done; /* the same completion again */
+    if (last != STORE_NO_DAY && day <= last) {
+        r = record_history(obligations, staff->staff_id, kind, item, NULL, day);
+        goto done;
+    }
+    if (open) {
+        r = close_obligation(obligations, open, OBLIGATION_COMPLETED, day,
+                             outcome ? outcome : "completed");
+        if (r < 0)
+            goto done;
+    } else {
+        struct obligation history;
+        obligation_init(obligations, &history, staff->staff_id, kind, day);
+        directory_copy_text(history.item, sizeof(history.item), item);
+        history.occurrence = ++occurrence;
+        history.state = OBLIGATION_COMPLETED;
+        history.closed_day = day;
+        history.target_day = day;
+        directory_copy_text(history.reason, sizeof(history.reason),
+                            outcome ? outcome : "completed");
+        r = store_obligation_insert(obligations->writer, &history);
+        if (r < 0)
+            goto done;
+    }
+    if (still_applies) {
+        struct obligation next;
+        bool absent = false;
+        r = absence_now(obligations, staff->staff_id, &absent);
+        if (r < 0)
+            goto done;
+        obligation_init(obligations, &next, staff->staff_id, kind, schedule_add_period(day, every));
+        directory_copy_text(next.item, sizeof(next.item), item);
+        next.occurrence = (open ? open->occurrence : occurrence) + 1;
+        r = create(obligations, &next, absent);
+    }
+done:
+    free(all.items);
+    return r;
+}
+
+static int
+review_completed(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    struct dir_staff staff;
+    const struct kind *kind;
+    const char *step = data_text(data, "step");
+    const char *outcome = data_text(data, "outcome");
+    int64_t day = data_day(data, "date");
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r == 0)
+        r = review_kind(obligations, data_text(data, "kind"), &kind, error);
+    if (r != 0)
+        return r;
+    if (day < text_day(staff.start_date))
+        return reject(error, "bad_date", "the review is dated %s, before %.80s started (%s)",
+                      data_text(data, "date"), staff.name, staff.start_date);
+    if (kind->arises == KIND_RECURRING)
+        return complete_recurring(obligations, &staff, kind, "", &kind->every,
+                                  applies_to(obligations, &kind->applies, &staff), day, outcome);
+
+    /* A milestone step: the one named, or the earliest still to do. */
+    struct collected pending;
+    r = collect_of(obligations, staff.staff_id, kind->name, NULL, true, &pending);
+    if (r == 0) {
+        struct obligation *open = pick_pending(&pending, step);
+        if (open)
+            r = close_obligation(obligations, open, OBLIGATION_COMPLETED, day,
+                                 outcome ? outcome : "completed");
+    }
+    free(pending.items);
+    return r;
+}
+
+static int
+review_booked(struct obligations *obligations, const struct event *event, struct event_error *error)
+{
+    const cJSON *data = event->data;
+    struct dir_staff staff;
+    const struct kind *kind;
+    struct collected all;
+    struct obligation *open = NULL;
+    const char *step = data_text(data, "step");
+    int64_t day = data_day(data, "date");
+    int64_t at = event->has_time ? event->time_ms : obligations->now_ms;
+    int64_t last;
+    bool same;
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r == 0)
+        r = review_kind(obligations, data_text(data, "kind"), &kind, error);
+    if (r != 0)
+        return r;
+    r = collect_of(obligations, staff.staff_id, kind->name, NULL, false, &all);
+    if (r < 0)
+        goto done;
+    last_completion(&all, &last, &same, day);
+    for (size_t i = 0; i < all.count && open == NULL; i++) {
+        struct obligation *o = &all.items[i];
+        if ((o->state == OBLIGATION_OPEN || o->state == OBLIGATION_PAUSED) &&
+            (step == NULL || strcmp(o->step, step) == 0))
+            open = o;
+    }
+    /*
+     * A booking for an occurrence already completed, or older than the
+     * booking already recorded, changes nothing: bookings arriving late or
+     * out of order end as if they had come in order.
+     */
+    if (open == NULL || (kind->arises == KIND_RECURRING && last != STORE_NO_DAY && day <= last) ||
+        (open->booked_day != STORE_NO_DAY && at < open->booked_ms))
+        goto done;
+    if (open->booked_day == day)
+        goto done;
+    open->booked_day = day;
+    open->booked_ms = at;
+    open->updated_seq = obligations->seq;
+    plan(obligations, open, true);
+    r = store_obligation_update(obligations->writer, open);
+done:
+    free(all.items);
+    return r;
+}
+
+static int
+review_waived(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    struct dir_staff staff;
+    const struct kind *kind;
+    struct collected pending;
+    struct obligation *open;
+    const char *step = data_text(data, "step");
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r == 0)
+        r = review_kind(obligations, data_text(data, "kind"), &kind, error);
+    if (r != 0)
+        return r;
+    r = collect_of(obligations, staff.staff_id, kind->name, NULL, true, &pending);
+    if (r < 0)
+        goto done;
+    open = pick_pending(&pending, step);
+    if (open == NULL) {
+        r = reject(error, "nothing_open", "%.80s has no %s%s%s still to do that could be waived",
+                   staff.name, kind->title, step ? " step " : "", step ? step : "");
+        goto done;
+    }
+    r = close_obligation(obligations, open, OBLIGATION_WAIVED, obligations->today,
+                         data_text(data, "reason"));
+    if (r == 0 && kind->arises == KIND_RECURRING &&
+        applies_to(obligations, &kind->applies, &staff)) {
+        /* The waived occurrence is skipped: the next falls one interval after it. */
+        struct obligation next;
+        bool absent = false;
+        r = absence_now(obligations, staff.staff_id, &absent);
+        if (r == 0) {
+            obligation_init(obligations, &next, staff.staff_id, kind,
+                            schedule_add_period(open->due_day, &kind->every));
+            next.occurrence = open->occurrence + 1;
+            r = create(obligations, &next, absent);
+        }
+    }
+done:
+    free(pending.items);
+    return r;
+}
+
+/* ---- Actions, training, concerns ---- */
+
+static int
+action_assigned(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    const char *action_id = data_text(data, "action_id");
+    const char *kind_name = data_text(data, "kind");
+    const char *responsible = data_text(data, "responsible_id");
+    const struct kind *kind = NULL;
+    struct dir_staff staff;
+    struct obligation obligation;
+    int64_t existing;
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r != 0)
+        return r;
+    if (kind_name) {
+        kind = kinds_find(obligations->kinds, kind_name);
+        if (kind == NULL || kind->arises != KIND_ASSIGNED)
+            return reject(error, "unknown_kind",
+                          "\"%.60s\" is not a kind of assigned action in the configuration",
+                          kind_name);
+    } else {
+        for (int i = 0; i < obligations->kinds->kind_count && kind == NULL; i++)
+            if (obligations->kinds->kinds[i].arises == KIND_ASSIGNED)
+                kind = &obligations->kinds->kinds[i];
+        if (kind == NULL)
+            return reject(error, "unknown_kind",
+                          "the configuration has no kind of assigned action (a kind with "
+                          "assigned = true)");
+    }
+    if (staff.left_date[0] != '\0')
+        return reject(error, "staff_left", "%.80s left on %s; actions cannot be assigned to them",
+                      staff.name, staff.left_date);
+    r = store_action_get(obligations->writer, action_id, &existing);
+    if (r == 0) {
+        /* Assigned again: a new title, due date or responsible person for the same action. */
+        r = store_obligation_get(obligations->writer, existing, &obligation);
+        if (r < 0)
+            return r;
+        if (strcmp(obligation.staff_id, staff.staff_id) != 0)
+            return reject(error, "conflict", "action \"%.80s\" was assigned to someone else",
+                          action_id);
+        if (obligation.state != OBLIGATION_OPEN && obligation.state != OBLIGATION_PAUSED)
+            return 0;
+        directory_copy_text(obligation.title, sizeof(obligation.title), data_text(data, "title"));
+        directory_copy_text(obligation.responsible_id, sizeof(obligation.responsible_id),
+                            responsible);
+        if (obligation.due_day != data_day(data, "due_date")) {
+            obligation.due_day = data_day(data, "due_date");
+            plan(obligations, &obligation, true);
+        }
+        obligation.updated_seq = obligations->seq;
+        return store_obligation_update(obligations->writer, &obligation);
+    }
+    if (r != -ENOENT)
+        return r;
+    bool absent = false;
+    r = absence_now(obligations, staff.staff_id, &absent);
+    if (r < 0)
+        return r;
+    obligation_init(obligations, &obligation, staff.staff_id, kind, data_day(data, "due_date"));
+    directory_copy_text(obligation.item, sizeof(obligation.item), action_id);
+    directory_copy_text(obligation.title, sizeof(obligation.title), data_text(data, "title"));
+    directory_copy_text(obligation.responsible_id, sizeof(obligation.responsible_id), responsible);
+    r = create(obligations, &obligation, absent);
+    if (r == 0)
+        r = store_action_put(obligations->writer, action_id, obligation.id);
+    return r;
+}
+
+static int
+action_completed(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    const char *action_id = data_text(data, "action_id");
+    struct obligation obligation;
+    int64_t id;
+    int r = store_action_get(obligations->writer, action_id, &id);
+
+    if (r == -ENOENT)
+        return reject(error, "unknown_action",
+                      "no action \"%.80s\" has been assigned; send action.assigned first",
+                      action_id);
+    if (r == 0)
+        r = store_obligation_get(obligations->writer, id, &obligation);
+    if (r < 0)
+        return r;
+    if (obligation.state != OBLIGATION_OPEN && obligation.state != OBLIGATION_PAUSED)
+        return 0; /* completed already (or cancelled): the same outcome */
+    return close_obligation(obligations, &obligation, OBLIGATION_COMPLETED, data_day(data, "date"),
+                            "completed");
+}
+
+static int
+training_completed(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    const char *name = data_text(data, "course");
+    const struct course *course = kinds_find_course(obligations->kinds, name);
+    int64_t day = data_day(data, "date");
+    struct dir_staff staff;
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r != 0)
+        return r;
+    if (course == NULL || obligations->kinds->training == NULL)
+        return reject(error, "unknown_course",
+                      "\"%.60s\" is not a course in the configuration's course catalogue", name);
+    if (day < text_day(staff.start_date))
+        return reject(error, "bad_date", "the training is dated %s, before %.80s started (%s)",
+                      data_text(data, "date"), staff.name, staff.start_date);
+    return complete_recurring(obligations, &staff, obligations->kinds->training, course->name,
+                              &course->valid, applies_to(obligations, &course->applies, &staff),
+                              day, "completed");
+}
+
+static int
+concern_opened(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    struct concern concern;
+    struct dir_staff staff;
+    const char *concern_id = data_text(data, "concern_id");
+    bool absent = false;
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r != 0)
+        return r;
+    r = store_concern_get(obligations->writer, concern_id, &concern);
+    if (r == 0) {
+        if (strcmp(concern.staff_id, staff.staff_id) != 0)
+            return reject(error, "conflict", "concern \"%.80s\" was opened about someone else",
+                          concern_id);
+        return 0; /* opened already */
+    }
+    if (r != -ENOENT)
+        return r;
+    memset(&concern, 0, sizeof(concern));
+    directory_copy_text(concern.concern_id, sizeof(concern.concern_id), concern_id);
+    directory_copy_text(concern.staff_id, sizeof(concern.staff_id), staff.staff_id);
+    concern.opened_day = data_day(data, "date");
+    concern.closed_day = STORE_NO_DAY;
+    r = store_concern_put(obligations->writer, &concern, NULL);
+    if (r == 0)
+        r = absence_now(obligations, staff.staff_id, &absent);
+    for (int i = 0; r == 0 && i < obligations->kinds->kind_count; i++) {
+        const struct kind *kind = &obligations->kinds->kinds[i];
+        if (kind->arises == KIND_MILESTONE && kind->trigger == TRIGGER_CONCERN_OPENED &&
+            applies_to(obligations, &kind->applies, &staff))
+            r = start_milestones(obligations, staff.staff_id, kind, concern.opened_day, concern_id,
+                                 absent);
+    }
+    return r;
+}
+
+static int
+concern_closed(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    const char *concern_id = data_text(data, "concern_id");
+    struct concern concern;
+    struct collected pending;
+    char reason[64];
+    int r = store_concern_get(obligations->writer, concern_id, &concern);
+
+    if (r == -ENOENT)
+        return reject(error, "unknown_concern",
+                      "no concern \"%.80s\" has been opened; send concern.opened first",
+                      concern_id);
+    if (r < 0)
+        return r;
+    if (concern.closed_day != STORE_NO_DAY)
+        return 0;
+    concern.closed_day = data_day(data, "date");
+    if (concern.closed_day < concern.opened_day)
+        return reject(error, "bad_date", "the concern is closed before it was opened");
+    r = store_concern_put(obligations->writer, &concern, data_text(data, "outcome"));
+    if (r < 0)
+        return r;
+    snprintf(reason, sizeof(reason), "the concern was closed on %s", data_text(data, "date"));
+    r = collect_of(obligations, concern.staff_id, NULL, concern_id, true, &pending);
+    if (r == 0)
+        r = cancel_all(obligations, &pending, reason);
+    free(pending.items);
+    return r;
+}
+
+/* ---- Absences ---- */
+
+struct absence_probe {
+    int64_t today;
+    bool absent;
+};
+
+static int
+probe_absence(void *context, const struct absence *absence)
+{
+    struct absence_probe *probe = context;
+
+    if (absence->end_day == STORE_NO_DAY && absence->start_day <= probe->today) {
+        probe->absent = true;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+absence_now(struct obligations *obligations, const char *staff_id, bool *absent)
+{
+    struct absence_probe probe = {obligations->today, false};
+    int r = store_absences_of(obligations->writer, staff_id, probe_absence, &probe);
+
+    *absent = probe.absent;
+    return r < 0 ? r : 0;
+}
+
+static int
+absence_started(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    struct absence absence, existing;
+    struct dir_staff staff;
+    struct collected pending;
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r != 0)
+        return r;
+    memset(&absence, 0, sizeof(absence));
+    directory_copy_text(absence.absence_id, sizeof(absence.absence_id),
+                        data_text(data, "absence_id"));
+    directory_copy_text(absence.staff_id, sizeof(absence.staff_id), staff.staff_id);
+    directory_copy_text(absence.kind, sizeof(absence.kind), data_text(data, "kind"));
+    absence.start_day = data_day(data, "start_date");
+    absence.end_day = STORE_NO_DAY;
+    r = store_absence_get(obligations->writer, absence.absence_id, &existing);
+    if (r == 0) {
+        if (strcmp(existing.staff_id, staff.staff_id) != 0)
+            return reject(error, "conflict", "absence \"%.80s\" belongs to someone else",
+                          absence.absence_id);
+        return 0; /* started already */
+    }
+    if (r != -ENOENT)
+        return r;
+    r = store_absence_overlaps(obligations->writer, staff.staff_id, absence.absence_id,
+                               absence.start_day, STORE_NO_DAY);
+    if (r < 0)
+        return r;
+    if (r == 1)
+        return reject(error, "overlapping_absence",
+                      "%.80s already has an absence that overlaps one starting %s; end it first",
+                      staff.name, data_text(data, "start_date"));
+    r = store_absence_put(obligations->writer, &absence);
+    if (r < 0)
+        return r;
+    r = collect_of(obligations, staff.staff_id, NULL, NULL, true, &pending);
+    for (size_t i = 0; r == 0 && i < pending.count; i++) {
+        struct obligation *o = &pending.items[i];
+        const struct kind *kind = kind_of(obligations, o);
+        if (o->state != OBLIGATION_OPEN || kind == NULL || kind->during_absence == ABSENCE_CONTINUE)
+            continue;
+        o->state = OBLIGATION_PAUSED;
+        o->paused_day = absence.start_day;
+        o->next_ms = 0;
+        o->updated_seq = obligations->seq;
+        r = store_obligation_update(obligations->writer, o);
+    }
+    free(pending.items);
+    return r;
+}
+
+static bool
+absence_kind_listed(const struct kind *kind, const char *absence_kind)
+{
+    if (kind->absence_kind_count == 0)
+        return true;
+    for (int i = 0; i < kind->absence_kind_count; i++)
+        if (strcmp(kind->absence_kinds[i], absence_kind) == 0)
+            return true;
+    return false;
+}
+
+static int
+absence_ended(struct obligations *obligations, const cJSON *data, struct event_error *error)
+{
+    const char *absence_id = data_text(data, "absence_id");
+    struct absence absence;
+    struct dir_staff staff;
+    struct collected pending;
+    int64_t end = data_day(data, "end_date");
+    int r = subject(obligations, data_text(data, "staff_id"), &staff, error);
+
+    if (r != 0)
+        return r;
+    r = store_absence_get(obligations->writer, absence_id, &absence);
+    if (r == -ENOENT)
+        return reject(error, "unknown_absence",
+                      "no absence \"%.80s\" has started; send absence.started first", absence_id);
+    if (r < 0)
+        return r;
+    if (strcmp(absence.staff_id, staff.staff_id) != 0)
+        return reject(error, "conflict", "absence \"%.80s\" belongs to someone else", absence_id);
+    if (absence.end_day != STORE_NO_DAY)
+        return 0; /* ended already */
+    if (end < absence.start_day)
+        return reject(error, "bad_date", "the absence ends (%s) before it started",
+                      data_text(data, "end_date"));
+    r = store_absence_overlaps(obligations->writer, staff.staff_id, absence_id, absence.start_day,
+                               end);
+    if (r < 0)
+        return r;
+    if (r == 1)
+        return reject(error, "overlapping_absence",
+                      "ending on %s, this absence would overlap another of %.80s's absences",
+                      data_text(data, "end_date"), staff.name);
+    absence.end_day = end;
+    r = store_absence_put(obligations->writer, &absence);
+    if (r < 0)
+        return r;
+    r = collect_of(obligations, staff.staff_id, NULL, NULL, true, &pending);
+    for (size_t i = 0; r == 0 && i < pending.count; i++) {
+        struct obligation *o = &pending.items[i];
+        const struct kind *kind = kind_of(obligations, o);
+        if (o->state != OBLIGATION_PAUSED)
+            continue;
+        if (kind && kind->during_absence == ABSENCE_RESTART && kind->arises == KIND_RECURRING) {
+            struct obligation next;
+            r = close_obligation(obligations, o, OBLIGATION_CANCELLED, end,
+                                 "started again after an absence");
+            if (r < 0)
+                break;
+            obligation_init(obligations, &next, staff.staff_id, kind,
+                            schedule_add_period(end, &kind->first));
+            directory_copy_text(next.item, sizeof(next.item), o->item);
+            next.occurrence = o->occurrence + 1;
+            r = create(obligations, &next, false);
+            continue;
+        }
+        /* Shift: the due date moves on by the length of the absence; a booking is void. */
+        o->due_day += end - absence.start_day;
+        o->booked_day = STORE_NO_DAY;
+        o->state = OBLIGATION_OPEN;
+        o->paused_day = STORE_NO_DAY;
+        o->updated_seq = obligations->seq;
+        plan(obligations, o, true);
+        r = store_obligation_update(obligations->writer, o);
+    }
+    free(pending.items);
+    for (int i = 0; r == 0 && i < obligations->kinds->kind_count; i++) {
+        const struct kind *kind = &obligations->kinds->kinds[i];
+        if (kind->arises == KIND_MILESTONE && kind->trigger == TRIGGER_ABSENCE_ENDED &&
+            absence_kind_listed(kind, absence.kind) &&
+            applies_to(obligations, &kind->applies, &staff))
+            r = start_milestones(obligations, staff.staff_id, kind, end, absence_id, false);
+    }
+    return r;
+}
+
+int
+obligations_apply(struct obligations *obligations, const struct event *event, int64_t seq,
+                  const struct dir_staff *before, const struct dir_staff *after,
+                  struct event_error *error)
+{
+    const cJSON *data = event->data;
+
+    obligations->seq = seq;
+    switch (event->type) {
+    case EVENT_STAFF_HIRED:
+        if (before != NULL && before->left_date[0] == '\0')
+            return staff_changed(obligations, before, after); /* sent again while employed */
+        return staff_hired(obligations, after);
+    case EVENT_STAFF_CHANGED:
+        if (before == NULL || after->left_date[0] != '\0')
+            return 0;
+        return staff_changed(obligations, before, after);
+    case EVENT_STAFF_LEFT:
+        return staff_left(obligations, after);
+    case EVENT_REVIEW_BOOKED:
+        return review_booked(obligations, event, error);
+    case EVENT_REVIEW_COMPLETED:
+        return review_completed(obligations, data, error);
+    case EVENT_REVIEW_WAIVED:
+        return review_waived(obligations, data, error);
+    case EVENT_ACTION_ASSIGNED:
+        return action_assigned(obligations, data, error);
+    case EVENT_ACTION_COMPLETED:
+        return action_completed(obligations, data, error);
+    case EVENT_TRAINING_COMPLETED:
+        return training_completed(obligations, data, error);
+    case EVENT_CONCERN_OPENED:
+        return concern_opened(obligations, data, error);
+    case EVENT_CONCERN_CLOSED:
+        return concern_closed(obligations, data, error);
+    case EVENT_ABSENCE_STARTED:
+        return absence_started(obligations, data, error);
+    case EVENT_ABSENCE_ENDED:
+        return absence_ended(obligations, data, error);
+    default:
+        return 0;
+    }
+}
+
+/* ---- The scheduler's step ---- */
+
+struct recipients {
+    int count;
+    char ids[RECIPIENTS_MAX][DIR_ID_SIZE];
+};
+
+static void
+add_recipient(struct recipients *list, const char *id, const char *subject_id)
+{
+    if (id[0] == '\0' || strcmp(id, subject_id) == 0 || list->count == RECIPIENTS_MAX)
+        return;
+    for (int i = 0; i < list->count; i++)
+        if (strcmp(list->ids[i], id) == 0)
+            return;
+    directory_copy_text(list->ids[list->count], sizeof(list->ids[0]), id);
+    list->count++;
+}
+
+/* The line manager of staff_id into out ("" when none). */
+static int
+manager_above(struct obligations *obligations, const char *staff_id, char out[DIR_ID_SIZE])
+{
+    struct dir_staff staff;
+    enum dir_via via;
+    int r;
+
+    out[0] = '\0';
+    r = staff_get(obligations, staff_id, &staff);
+    if (r == -ENOENT)
+        return 0;
+    if (r == 0)
+        r = directory_manager_of(obligations->directory, &staff, out, &via);
+    if (r == -ENOENT || r == -ELOOP) {
+        out[0] = '\0';
+        return 0;
+    }
+    return r;
+}
+
+/* An active staff member with this id? */
+static bool
+active(struct obligations *obligations, const char *staff_id)
+{
+    struct dir_staff staff;
+
+    return staff_id[0] != '\0' && staff_get(obligations, staff_id, &staff) == 0 &&
+           staff.left_date[0] == '\0';
+}
+
+/* Whoever answers for an obligation: its named responsible person, else the line manager. */
+static int
+responsible_for(struct obligations *obligations, const struct obligation *obligation,
+                char out[DIR_ID_SIZE])
+{
+    if (active(obligations, obligation->responsible_id)) {
+        directory_copy_text(out, DIR_ID_SIZE, obligation->responsible_id);
+        return 0;
+    }
+    return manager_above(obligations, obligation->staff_id, out);
+}
+
+struct role_list {
+    struct recipients *list;
+    const char *subject_id;
+};
+
+static int
+add_role_member(void *context, const struct dir_staff *staff)
+{
+    struct role_list *roles = context;
+
+    add_recipient(roles->list, staff->staff_id, roles->subject_id);
+    return 0;
+}
+
+/*
+ * Whom an action tells.  A target that names nobody (no manager two levels
+ * up, a role nobody holds, someone who left) passes to the next person up
+ * the chain, so an escalation always reaches someone when anyone is there.
+ */
+static int
+resolve_recipients(struct obligations *obligations, const struct obligation *obligation,
+                   const struct kind *kind, const struct schedule_action *action,
+                   struct recipients *out)
+{
+    char responsible[DIR_ID_SIZE];
+    int r = responsible_for(obligations, obligation, responsible);
+
+    out->count = 0;
+    if (r < 0)
+        return r;
+    if (action->type == SCHEDULE_REMINDER) {
+        add_recipient(out, responsible, obligation->staff_id);
+        return 0;
+    }
+    const struct escalation_step *step = &kind->escalations[action->step];
+    for (int t = 0; t < step->target_count; t++) {
+        const struct escalation_target *target = &step->targets[t];
+        int before = out->count;
+        char person[DIR_ID_SIZE];
+        switch (target->type) {
+        case TARGET_MANAGER:
+            add_recipient(out, responsible, obligation->staff_id);
+            break;
+        case TARGET_MANAGER_UP:
+            directory_copy_text(person, sizeof(person), responsible);
+            for (int level = 0; r == 0 && level < target->levels && person[0] != '\0'; level++) {
+                char above[DIR_ID_SIZE];
+                r = manager_above(obligations, person, above);
+                if (r == 0 && above[0] == '\0')
+                    break; /* the top of the chain: tell the highest there is */
+                if (r == 0)
+                    directory_copy_text(person, sizeof(person), above);
+            }
+            if (r < 0)
+                return r;
+            add_recipient(out, person, obligation->staff_id);
+            break;
+        case TARGET_ROLE: {
+            struct role_list roles = {out, obligation->staff_id};
+            r = store_staff_with_role(obligations->writer, target->name, ROLE_RECIPIENTS_MAX,
+                                      add_role_member, &roles);
+            if (r < 0)
+                return r;
+            break;
+        }
+        case TARGET_STAFF:
+            if (active(obligations, target->name))
+                add_recipient(out, target->name, obligation->staff_id);
+            break;
+        }
+        if (out->count == before && responsible[0] != '\0') {
+            /* Nobody there: the person above the responsible manager instead. */
+            r = manager_above(obligations, responsible, person);
+            if (r < 0)
+                return r;
+            add_recipient(out, person[0] ? person : responsible, obligation->staff_id);
+        }
+    }
+    return 0;
+}
+
+void
+obligations_describe(const struct kinds *kinds, const struct obligation *obligation, char *buf,
+                     size_t size)
+{
+    const struct kind *kind = kinds_find(kinds, obligation->kind);
+
+    if (obligation->title[0] != '\0') {
+        snprintf(buf, size, "%s", obligation->title);
+        return;
+    }
+    if (kind == NULL) {
+        snprintf(buf, size, "%s", obligation->kind);
+        return;
+    }
+    if (kind->arises == KIND_TRAINING) {
+        const struct course *course = kinds_find_course(kinds, obligation->item);
+        snprintf(buf, size, "%s training renewal", course ? course->title : obligation->item);
+        return;
+    }
+    for (int i = 0; i < kind->step_count; i++) {
+        if (strcmp(kind->steps[i].name, obligation->step) == 0) {
+            snprintf(buf, size, "%s", kind->steps[i].title);
+            return;
+        }
+    }
+    snprintf(buf, size, "%s", kind->title);
+}
+
+void
+obligations_text(const struct notification *n, const char *subject_name, const char *what,
+                 int64_t today, char *buf, size_t size)
+{
+    char due[48], booked[48];
+    int64_t target = n->due_day;
+    size_t used;
+
+    obligations_format_day(n->due_day, due, sizeof(due));
+    if (n->booked_day != STORE_NO_DAY) {
+        obligations_format_day(n->booked_day, booked, sizeof(booked));
+        if (n->booked_day < target)
+            target = n->booked_day;
+    }
+    if (strcmp(n->type, "reminder") == 0) {
+        int64_t days = target - today;
+        char when[64];
+        if (days <= 0)
+            snprintf(when, sizeof(when), "today");
+        else if (days == 1)
+            snprintf(when, sizeof(when), "tomorrow");
+        else
+            snprintf(when, sizeof(when), "in %lld days", (long long)days);
+        if (n->booked_day != STORE_NO_DAY)
+            snprintf(buf, size,
+                     "%s for %s is booked for %s (%s). It is due by %s. Please make sure it "
+                     "goes ahead, and record it when it is done.",
+                     what, subject_name, booked, when, due);
+        else
+            snprintf(buf, size,
+                     "%s for %s is due on %s (%s). Please book a time with them if you have "
+                     "not already, and record it when it is done.",
+                     what, subject_name, due, when);
+    } else {
+        const char *ask = n->level <= 1
+                              ? "Please arrange it as soon as you can, and record it when it is "
+                                "done."
+                              : "It has been passed to you because it is still not done. Please "
+                                "check with their line manager that it happens soon.";
+        if (n->booked_day != STORE_NO_DAY && n->booked_day < n->due_day)
+            snprintf(buf, size,
+                     "%s for %s is %d day%s overdue: it was booked for %s and has "
+                     "not been recorded as done. %s",
+                     what, subject_name, n->days_overdue, n->days_overdue == 1 ? "" : "s", booked,
+                     ask);
+        else
+            snprintf(buf, size, "%s for %s is %d day%s overdue: it was due on %s. %s", what,
+                     subject_name, n->days_overdue, n->days_overdue == 1 ? "" : "s", due, ask);
+    }
+    used = strlen(buf);
+    if (n->policy[0] != '\0' && used < size)
+        snprintf(buf + used, size - used, " Your organisation's guidance: %s", n->policy);
+}
+
+static int
+remember_notice(struct obligations *obligations, const struct notification *n)
+{
+    struct obligations_notice *notice;
+
+    if (obligations->notice_count == obligations->notice_capacity) {
+        size_t capacity = obligations->notice_capacity ? obligations->notice_capacity * 2 : 64;
+        struct obligations_notice *grown = realloc(obligations->notices, capacity * sizeof(*grown));
+        if (grown == NULL)
+            return -ENOMEM;
+        obligations->notices = grown;
+        obligations->notice_capacity = capacity;
+    }
+    notice = &obligations->notices[obligations->notice_count++];
+    notice->seq = n->seq;
+    directory_copy_text(notice->type, sizeof(notice->type), n->type);
+    directory_copy_text(notice->recipient_id, sizeof(notice->recipient_id), n->recipient_id);
+    directory_copy_text(notice->kind, sizeof(notice->kind), n->kind);
+    notice->level = n->level;
+    return 0;
+}
+
+/* Writes the notifications of one action, one per recipient. */
+static int
+send_action(struct obligations *obligations, const struct obligation *obligation,
+            const struct kind *kind, const struct schedule_action *action)
+{
+    struct recipients recipients;
+    struct notification n;
+    struct dir_staff subject_record;
+    char what[DIR_TEXT_SIZE + 32];
+    int code = action->type == SCHEDULE_REMINDER ? action->index : 100 + action->index;
+    int r = resolve_recipients(obligations, obligation, kind, action, &recipients);
+
+    if (r < 0)
+        return r;
+    if (recipients.count == 0) {
+        obligations->missed++;
+        return store_missed_insert(obligations->writer, obligation->id, code, action->at_ms,
+                                   obligations->now_ms,
+                                   "nobody to tell: no line manager or escalation target");
+    }
+    if (staff_get(obligations, obligation->staff_id, &subject_record) < 0)
+        snprintf(subject_record.name, sizeof(subject_record.name), "%s", obligation->staff_id);
+    obligations_describe(obligations->kinds, obligation, what, sizeof(what));
+    memset(&n, 0, sizeof(n));
+    n.created_ms = obligations->now_ms;
+    n.planned_ms = action->at_ms;
+    snprintf(n.type, sizeof(n.type), "%s",
+             action->type == SCHEDULE_REMINDER ? "reminder" : "escalation");
+    n.obligation_id = obligation->id;
+    n.action = code;
+    directory_copy_text(n.staff_id, sizeof(n.staff_id), obligation->staff_id);
+    directory_copy_text(n.kind, sizeof(n.kind), obligation->kind);
+    directory_copy_text(n.item, sizeof(n.item), obligation->item);
+    directory_copy_text(n.step, sizeof(n.step), obligation->step);
+    n.due_day = obligation->due_day;
+    n.booked_day = obligation->booked_day;
+    n.days_overdue = action->type == SCHEDULE_ESCALATION ? action->days_overdue : 0;
+    n.level = action->type == SCHEDULE_ESCALATION ? action->step + 1 : 0;
+    directory_copy_text(n.policy, sizeof(n.policy), kind->policy);
+    obligations_text(&n, subject_record.name, what, schedule_local_day(action->at_ms), n.text,
+                     sizeof(n.text));
+    for (int i = 0; i < recipients.count; i++) {
+        directory_copy_text(n.recipient_id, sizeof(n.recipient_id), recipients.ids[i]);
+        r = store_notification_insert(obligations->writer, &n);
+        if (r == -EEXIST)
+            continue; /* this action already went to this person */
+        if (r == 0)
+            r = remember_notice(obligations, &n);
+        if (r < 0)
+            return r;
+        obligations->sent++;
+    }
+    return 0;
+}
+
+/* Takes one obligation's due action: sends it (or records it missed) and plans the next. */
+static int
+take_action(struct obligations *obligations, struct obligation *obligation)
+{
+    const struct kind *kind = kind_of(obligations, obligation);
+    int64_t horizon = (int64_t)obligations->kinds->calendar.missed_after_days * MS_PER_DAY;
+    struct schedule_progress progress;
+    struct schedule_action action;
+    int r = 0;
+
+    if (kind == NULL || obligation->state != OBLIGATION_OPEN) {
+        obligation->next_ms = 0; /* its kind left the configuration: nothing more to send */
+        return store_obligation_update(obligations->writer, obligation);
+    }
+    progress.reminders_done = obligation->reminders_done;
+    progress.escalations_done = obligation->escalations_done;
+    schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &progress, &action);
+    if (action.type != SCHEDULE_NONE && action.at_ms <= obligations->now_ms) {
+        if (obligations->now_ms - action.at_ms > horizon) {
+            obligations->missed++;
+            r = store_missed_insert(
+                obligations->writer, obligation->id,
+                action.type == SCHEDULE_REMINDER ? action.index : 100 + action.index, action.at_ms,
+                obligations->now_ms, "older than schedule.missed_after_days when it came up");
+        } else {
+            r = send_action(obligations, obligation, kind, &action);
+        }
+        if (r < 0)
+            return r;
+        if (action.type == SCHEDULE_REMINDER)
+            progress.reminders_done |= 1u << action.index;
+        else
+            progress.escalations_done = action.index + 1;
+        schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &progress,
+                      &action);
+    }
+    obligation->reminders_done = progress.reminders_done;
+    obligation->escalations_done = progress.escalations_done;
+    obligation->next_ms = action.type == SCHEDULE_NONE ? 0 : action.at_ms;
+    return store_obligation_update(obligations->writer, obligation);
+}
+
+int
+obligations_run_due(struct obligations *obligations, int limit, bool *more)
+{
+    int done = 0;
+    int r = 0;
+
+    *more = false;
+    while (done < limit) {
+        struct collected due;
+        memset(&due, 0, sizeof(due));
+        r = store_obligations_due(obligations->writer, obligations->now_ms, DUE_CHUNK, collect,
+                                  &due);
+        for (size_t i = 0; r == 0 && i < due.count; i++)
+            r = take_action(obligations, &due.items[i]);
+        done += (int)due.count;
+        free(due.items);
+        /* Each pass takes one action per obligation; one with more due comes up again. */
+        if (r < 0 || due.count == 0)
+            return r;
+    }
+    *more = true;
+    return r;
+}
+
+int
+obligations_next_ms(struct obligations *obligations, int64_t *out_ms)
+{
+    return store_obligations_next_ms(obligations->writer, out_ms);
+}

@@ -1,0 +1,34 @@
+/*
+ * store_internal: what the files of the store module share (store.c, the
+ * directory and events; store_obligations.c, obligations and notifications).
+ * Nothing outside the store module includes this header.
+ */
+#ifndef CAREHUB_STORE_INTERNAL_H
+#define CAREHUB_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "directory.h"
+
+/* Statements prepared on first use, by store_lazy_statement(). */
+#define STORE_LAZY_MAX 64
+
+struct store {
+    int lock_fd;    /* the writer's lock on state_dir, or -1 */
+    int wal_frames; /* from the WAL hook, after each commit */
+    sqlite3 *db;
+    char *path;
+    char *wal_path;
+    sqlite3_stmt *statements[32];
+    /* store_staff_patch()'s statements, one per set of fields, prepared when first needed. */
+    sqlite3_stmt *patches[DIR_FIELD_REGISTRATION << 1];
+    sqlite3_stmt *lazy[STORE_LAZY_MAX];
+};
+
+/* SQLite's result code as 0 or a negative errno-style code. */
+int store_map_error(int code);
+
+/* Runs a statement that returns no rows, then resets it and clears its bindings. */
+int store_step_done(sqlite3_stmt *stmt);
+
+#endif
