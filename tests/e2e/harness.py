@@ -295,7 +295,7 @@ class Daemon:
     """
 
     def __init__(self, limits=None, commit=None, extra_config="", asan_options=None,
-                 workdir=None, keep=False, state_dir=None, env=None):
+                 workdir=None, keep=False, state_dir=None, env=None, test_clock=None):
         self.workdir = workdir or tempfile.mkdtemp(prefix="carehub-e2e-")
         # The harness creates the default state_dir; one given here is left as it is.
         self.create_state_dir = state_dir is None
@@ -306,6 +306,10 @@ class Daemon:
         self.stderr_path = os.path.join(self.workdir, "stderr.log")
         self.asan_options = asan_options
         self.extra_env = env or {}
+        # An RFC 3339 time: the daemon runs on a test clock starting there
+        # (--test-clock); set self.test_clock before a restart to go on from
+        # where the test has moved it.
+        self.test_clock = test_clock
         self.keep = keep or bool(os.environ.get("CAREHUB_E2E_KEEP"))
         self.proc = None
         self.runs = 0
@@ -330,7 +334,10 @@ class Daemon:
         self._stderr_offset = os.path.getsize(self.stderr_path) if os.path.exists(
             self.stderr_path) else 0
         with open(self.stderr_path, "ab") as err:
-            self.proc = subprocess.Popen([CAREHUBD, "-c", self.conf], stdin=subprocess.DEVNULL,
+            argv = [CAREHUBD, "-c", self.conf]
+            if self.test_clock:
+                argv += ["--test-clock", self.test_clock]
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=err, env=env, close_fds=True)
         self.runs += 1
         if wait:
