@@ -63,6 +63,32 @@ status_pair(int64_t since_start, int64_t total)
     return pair;
 }
 
+/* The scheduler's part of status: what was sent, what was missed, what comes next. */
+static void
+add_schedule_status(struct daemon *daemon, cJSON *reply)
+{
+    cJSON *notifications = cJSON_AddObjectToObject(reply, "notifications");
+    int64_t last_seq = 0, missed_total = 0, next = ingest_next_action_ms(daemon->ingest);
+    uint64_t sent, missed;
+    char when[32];
+
+    ingest_schedule_counts(daemon->ingest, &sent, &missed);
+    if (store_notifications_summary(daemon->reader, &last_seq, &missed_total) < 0)
+        log_warning("cannot read the notification totals: %s", store_error(daemon->reader));
+    cJSON_AddNumberToObject(notifications, "last_seq", (double)last_seq);
+    cJSON_AddNumberToObject(notifications, "sent_since_start", (double)sent);
+    cJSON_AddItemToObject(notifications, "missed", status_pair((int64_t)missed, missed_total));
+    if (next != 0) {
+        timefmt_format_rfc3339(next, when, sizeof(when));
+        cJSON_AddStringToObject(notifications, "next_at", when);
+    } else {
+        cJSON_AddNullToObject(notifications, "next_at");
+    }
+    timefmt_format_rfc3339(clock_now_ms(&daemon->clock), when, sizeof(when));
+    cJSON_AddStringToObject(reply, "clock", daemon->clock.test ? "test" : "real");
+    cJSON_AddStringToObject(reply, "now", when);
+}
+
 static void
 op_status(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
           const cJSON *id)
@@ -99,6 +125,7 @@ op_status(struct daemon *daemon, const struct bus_route *route, const cJSON *req
                             (double)ingest_in_flight_events(daemon->ingest));
     cJSON_AddNumberToObject(reply, "requests_refused", (double)daemon->requests_refused);
     cJSON_AddNumberToObject(reply, "transactions", (double)ingest_transactions(daemon->ingest));
+    add_schedule_status(daemon, reply);
     api_send_reply(daemon, route, reply);
 }
 

@@ -726,7 +726,7 @@ read_steps(struct loader *loader, config_setting_t *setting, const char *path, s
 {
     int length;
     const config_setting_t *name_settings[KIND_MAX_STEPS] = {NULL};
-    const struct period *previous_at = NULL;
+    const struct period *latest_at = NULL; /* of the steps so far in order */
 
     if (!check_sequence(loader, setting, path, "a list of steps ( { ... }, { ... } )"))
         return;
@@ -766,15 +766,16 @@ read_steps(struct loader *loader, config_setting_t *setting, const char *path, s
         read_title(loader, entry, step_path, &step->title);
         at = get_member(loader, entry, step_path, "at", true, member_path, sizeof(member_path));
         if (at != NULL && read_period(loader, at, member_path, true, &step->at)) {
-            if (previous_at != NULL && period_nominal(&step->at) < period_nominal(previous_at)) {
-                char earlier[32];
-                kinds_format_period(previous_at, earlier, sizeof(earlier));
+            if (latest_at != NULL && period_nominal(&step->at) < period_nominal(latest_at)) {
+                char later[32];
+                kinds_format_period(latest_at, later, sizeof(later));
                 fail(loader, at, member_path,
-                     "\"%s\" comes before the step above it (\"%s\"); list the steps in the "
+                     "\"%s\" is earlier than a step above it (\"%s\"); list the steps in the "
                      "order they fall due",
-                     config_setting_get_string(at), earlier);
+                     config_setting_get_string(at), later);
+            } else {
+                latest_at = &step->at;
             }
-            previous_at = &step->at;
         }
     }
 }

@@ -166,7 +166,9 @@ struct kinds {
  * target that is not one of the forms above, a training kind without courses
  * or courses without a training kind, closure dates that are not dates, two
  * kinds or courses with one name) and returns -EINVAL if there were any,
- * else 0.
+ * else 0; -ENOMEM (with an "out of memory" error) when memory ran out.
+ * Each error names the setting by its path, entries of a list by their name
+ * or by their position counted from 1: "kinds.supervision.reminders[2]".
  */
 int kinds_load(config_setting_t *root, const char *file, struct kinds *out,
                struct config_errors *errors);

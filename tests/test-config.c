@@ -653,6 +653,31 @@ test_error_in_included_file(void **state)
     }
 }
 
+/* The review sections are read by daemon/kinds.c: not unknown keys here, and freed by
+ * config_free(). */
+static void
+test_review_sections_are_known(void **state)
+{
+    struct fixture *fixture = *state;
+
+    write_config(fixture, MINIMAL "schedule = { send_time = \"08:00\"; };\n"
+                                  "kinds = ( { name = \"action\"; title = \"Action\"; assigned = "
+                                  "true; } );\n"
+                                  "courses = ();\n");
+    if (load(fixture) != 0) {
+        print_errors(&fixture->errors);
+        fail_msg("the review sections were refused");
+    }
+    assert_int_equal(fixture->config.kinds.kind_count, 1);
+    assert_string_equal(fixture->config.kinds.kinds[0].name, "action");
+    assert_int_equal(fixture->config.kinds.calendar.send_minute, 8 * 60);
+    config_free(&fixture->config);
+    assert_int_equal(fixture->config.kinds.kind_count, 0);
+    assert_null(fixture->config.kinds.kinds);
+    unlink(fixture->path);
+    expect_one_error(fixture, MINIMAL "Kinds = ();\n", 4, "Kinds: unknown key");
+}
+
 static void
 test_free_accepts_empty(void **state)
 {
@@ -707,6 +732,7 @@ main(void)
         TEST(test_missing_file),
         TEST(test_directory_instead_of_file),
         TEST(test_error_in_included_file),
+        TEST(test_review_sections_are_known),
         TEST(test_free_accepts_empty),
     };
 

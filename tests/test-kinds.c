@@ -29,8 +29,9 @@
     "notify = { endpoint = \"tcp://127.0.0.1:7421\"; };\n"
 
 /* A valid training kind with one course, for tests about something else. */
-#define TRAINING_KIND "  { name = \"training\"; title = \"Training\"; training = true; },\n"
-#define ONE_COURSE "courses = ( { name = \"fire_safety\"; title = \"Fire\"; valid = \"1 year\"; } );\n"
+#define TRAINING_KIND "  { name = \"training\"; title = \"Training\"; training = true; }\n"
+#define ONE_COURSE                                                                                 \
+    "courses = ( { name = \"fire_safety\"; title = \"Fire\"; valid = \"1 year\"; } );\n"
 
 struct fixture {
     char path[64];
@@ -138,8 +139,7 @@ struct expected {
 
 /* Loads text, which must be refused with exactly the expected errors and nothing kept. */
 static void
-expect_errors(struct fixture *fixture, const char *text, const struct expected *expected,
-              int count)
+expect_errors(struct fixture *fixture, const char *text, const struct expected *expected, int count)
 {
     bool as_expected;
     int r;
@@ -206,8 +206,7 @@ test_empty_sections(void **state)
     assert_int_equal(fixture->config.kinds.calendar.working_days, 0x1f);
 }
 
-static const char full_text[] =
-    MINIMAL
+static const char full_text[] = MINIMAL
     "schedule = {\n"
     "    send_time = \"07:30\";\n"
     "    working_days = [\"mon\", \"Tuesday\", \"WED\", \"Thu\", \"Fri\", \"Sat\"];\n"
@@ -219,7 +218,8 @@ static const char full_text[] =
     "        name = \"supervision\";\n"
     "        title = \"Supervision\";\n"
     "        policy = \"https://intranet.example.org/policies/supervision\";\n"
-    "        applies_to = { roles = [\"care_worker\", \"senior_care_worker\"]; teams = [\"T1\"]; };\n"
+    "        applies_to = { roles = [\"care_worker\", \"senior_care_worker\"]; teams = [\"T1\"]; "
+    "};\n"
     "        recurring = { every = \"6 weeks\"; first = \"4 weeks\"; };\n"
     "        reminders = [14, 3, 0];\n"
     "        grace_days = 2;\n"
@@ -501,10 +501,10 @@ test_periods_every_unit(void **state)
         const char *text;
         int count;
         enum period_unit unit;
-    } cases[] = {{"1 day", 1, PERIOD_DAYS},      {"10 days", 10, PERIOD_DAYS},
-                 {"1 week", 1, PERIOD_WEEKS},    {"2 Weeks", 2, PERIOD_WEEKS},
-                 {"1 month", 1, PERIOD_MONTHS},  {"18 MONTHS", 18, PERIOD_MONTHS},
-                 {"1 year", 1, PERIOD_YEARS},    {"3 years", 3, PERIOD_YEARS},
+    } cases[] = {{"1 day", 1, PERIOD_DAYS},        {"10 days", 10, PERIOD_DAYS},
+                 {"1 week", 1, PERIOD_WEEKS},      {"2 Weeks", 2, PERIOD_WEEKS},
+                 {"1 month", 1, PERIOD_MONTHS},    {"18 MONTHS", 18, PERIOD_MONTHS},
+                 {"1 year", 1, PERIOD_YEARS},      {"3 years", 3, PERIOD_YEARS},
                  {"1000 days", 1000, PERIOD_DAYS}, {"2 week", 2, PERIOD_WEEKS}};
     char text[512];
 
@@ -526,10 +526,10 @@ test_format_period(void **state)
     static const struct {
         struct period period;
         const char *text;
-    } cases[] = {{{1, PERIOD_DAYS}, "1 day"},      {{0, PERIOD_DAYS}, "0 days"},
-                 {{1, PERIOD_WEEKS}, "1 week"},    {{6, PERIOD_WEEKS}, "6 weeks"},
-                 {{1, PERIOD_MONTHS}, "1 month"},  {{12, PERIOD_MONTHS}, "12 months"},
-                 {{1, PERIOD_YEARS}, "1 year"},    {{3, PERIOD_YEARS}, "3 years"}};
+    } cases[] = {{{1, PERIOD_DAYS}, "1 day"},     {{0, PERIOD_DAYS}, "0 days"},
+                 {{1, PERIOD_WEEKS}, "1 week"},   {{6, PERIOD_WEEKS}, "6 weeks"},
+                 {{1, PERIOD_MONTHS}, "1 month"}, {{12, PERIOD_MONTHS}, "12 months"},
+                 {{1, PERIOD_YEARS}, "1 year"},   {{3, PERIOD_YEARS}, "3 years"}};
     char buf[32];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -546,16 +546,16 @@ test_steps_in_order_across_units(void **state)
 {
     struct fixture *fixture = *state;
 
-    load_valid(fixture, MINIMAL
-               "kinds = ( { name = \"plan\"; title = \"Plan\"; milestones = { after = "
-               "\"staff.hired\"; steps = (\n"
-               "  { name = \"a\"; title = \"A\"; at = \"0 days\"; },\n"
-               "  { name = \"b\"; title = \"B\"; at = \"0 days\"; },\n"
-               "  { name = \"c\"; title = \"C\"; at = \"4 weeks\"; },\n"
-               "  { name = \"d\"; title = \"D\"; at = \"1 month\"; },\n"
-               "  { name = \"e\"; title = \"E\"; at = \"12 months\"; },\n"
-               "  { name = \"f\"; title = \"F\"; at = \"1 year\"; }\n"
-               "); }; } );\n");
+    load_valid(fixture,
+               MINIMAL "kinds = ( { name = \"plan\"; title = \"Plan\"; milestones = { after = "
+                       "\"staff.hired\"; steps = (\n"
+                       "  { name = \"a\"; title = \"A\"; at = \"0 days\"; },\n"
+                       "  { name = \"b\"; title = \"B\"; at = \"0 days\"; },\n"
+                       "  { name = \"c\"; title = \"C\"; at = \"4 weeks\"; },\n"
+                       "  { name = \"d\"; title = \"D\"; at = \"1 month\"; },\n"
+                       "  { name = \"e\"; title = \"E\"; at = \"12 months\"; },\n"
+                       "  { name = \"f\"; title = \"F\"; at = \"1 year\"; }\n"
+                       "); }; } );\n");
     assert_int_equal(fixture->config.kinds.kinds[0].step_count, 6);
 }
 
@@ -577,24 +577,24 @@ test_send_time_forms(void **state)
 static void
 test_unknown_keys_everywhere(void **state)
 {
-    static const char text[] =
-        MINIMAL "schedule = {\n"
-                "  sendtime = \"09:00\";\n"
-                "};\n"
-                "kinds = (\n"
-                "  { name = \"supervision\"; title = \"Supervision\";\n"
-                "    intervall = 3;\n"
-                "    applies_to = { roles = [\"nurse\"]; grade = \"B5\"; };\n"
-                "    recurring = { every = \"6 weeks\"; start = \"1 week\"; };\n"
-                "    escalation = ( { after_days = 1; notify = [\"manager\"]; by = \"email\"; } );\n"
-                "  },\n"
-                "  { name = \"induction\"; title = \"Induction\";\n"
-                "    milestones = { after = \"staff.hired\"; when = 1;\n"
-                "      steps = ( { name = \"week1\"; title = \"Week 1\"; at = \"1 week\"; due = 1; "
-                "} ); };\n"
-                "  },\n" TRAINING_KIND ");\n"
-                "courses = ( { name = \"fire_safety\"; title = \"Fire\"; valid = \"1 year\"; "
-                "renew = true; } );\n";
+    static const char text[] = MINIMAL
+        "schedule = {\n"
+        "  sendtime = \"09:00\";\n"
+        "};\n"
+        "kinds = (\n"
+        "  { name = \"supervision\"; title = \"Supervision\";\n"
+        "    intervall = 3;\n"
+        "    applies_to = { roles = [\"nurse\"]; grade = \"B5\"; };\n"
+        "    recurring = { every = \"6 weeks\"; start = \"1 week\"; };\n"
+        "    escalation = ( { after_days = 1; notify = [\"manager\"]; by = \"email\"; } );\n"
+        "  },\n"
+        "  { name = \"induction\"; title = \"Induction\";\n"
+        "    milestones = { after = \"staff.hired\"; when = 1;\n"
+        "      steps = ( { name = \"week1\"; title = \"Week 1\"; at = \"1 week\"; due = 1; "
+        "} ); };\n"
+        "  },\n" TRAINING_KIND ");\n"
+        "courses = ( { name = \"fire_safety\"; title = \"Fire\"; valid = \"1 year\"; "
+        "renew = true; } );\n";
 
     EXPECT_ERRORS(*state, text, {"sendtime", "schedule.sendtime: unknown key"},
                   {"intervall", "kinds.supervision.intervall: unknown key"},
@@ -623,37 +623,35 @@ test_wrong_types(void **state)
                 "  },\n"
                 "  { name = \"action\"; title = \"Action\"; assigned = \"yes\"; },\n"
                 "  { name = \"plan\"; title = \"Plan\"; milestones = \"staff.hired\"; },\n"
-                "  \"appraisal\"\n"
-                ");\n";
+                "  \"appraisal\" );\n";
 
-    EXPECT_ERRORS(*state, text, {"send_time", "schedule.send_time: must be a string, not an integer"},
-                  {"missed_after_days",
-                   "schedule.missed_after_days: must be an integer, not a string"},
-                  {"every = 6", "kinds.supervision.recurring.every: must be a length of time in "
-                                "quotes, like \"6 weeks\", not an integer"},
-                  {"reminders",
-                   "kinds.supervision.reminders: must be a list like [14, 3, 0], not a string"},
-                  {"grace_days",
-                   "kinds.supervision.grace_days: must be an integer, not a number with a fraction"},
-                  {"applies_to", "kinds.supervision.applies_to: must be a group { ... }, not an "
-                                 "array"},
-                  {"assigned", "kinds.action.assigned: must be true or false, not a string"},
-                  {"milestones = \"", "kinds.plan.milestones: must be a group { ... }, not a "
-                                      "string"},
-                  {"\"appraisal\"", "kinds[4]: must be a group { ... }, not a string"});
+    EXPECT_ERRORS(
+        *state, text, {"send_time", "schedule.send_time: must be a string, not an integer"},
+        {"missed_after_days", "schedule.missed_after_days: must be an integer, not a string"},
+        {"every = 6", "kinds.supervision.recurring.every: must be a length of time in "
+                      "quotes, like \"6 weeks\", not an integer"},
+        {"reminders", "kinds.supervision.reminders: must be a list like [14, 3, 0], not a string"},
+        {"grace_days",
+         "kinds.supervision.grace_days: must be an integer, not a number with a fraction"},
+        {"applies_to", "kinds.supervision.applies_to: must be a group { ... }, not an "
+                       "array"},
+        {"assigned", "kinds.action.assigned: must be true or false, not a string"},
+        {"milestones = \"", "kinds.plan.milestones: must be a group { ... }, not a "
+                            "string"},
+        {"\"appraisal\"", "kinds[4]: must be a group { ... }, not a string"});
 }
 
 static void
 test_sections_of_the_wrong_type(void **state)
 {
-    EXPECT_ERRORS(*state,
-                  MINIMAL "schedule = [\"Mon\"];\n"
-                          "kinds = { name = \"supervision\"; };\n"
-                          "courses = \"safeguarding\";\n",
-                  {"schedule", "schedule: must be a group { ... }, not an array"},
-                  {"kinds = {", "kinds: must be a list of kinds ( { ... }, { ... } ), not a group"},
-                  {"courses",
-                   "courses: must be a list of courses ( { ... }, { ... } ), not a string"});
+    EXPECT_ERRORS(
+        *state,
+        MINIMAL "schedule = [\"Mon\"];\n"
+                "kinds = { name = \"supervision\"; };\n"
+                "courses = \"safeguarding\";\n",
+        {"schedule", "schedule: must be a group { ... }, not an array"},
+        {"kinds = {", "kinds: must be a list of kinds ( { ... }, { ... } ), not a group"},
+        {"courses", "courses: must be a list of courses ( { ... }, { ... } ), not a string"});
 }
 
 static void
@@ -668,7 +666,8 @@ test_missing_name_and_title(void **state)
                 "  { name = \"\"; title = \"\"; assigned = true; },\n" TRAINING_KIND ");\n"
                 "courses = ( { valid = \"1 year\"; } );\n";
 
-    EXPECT_ERRORS(*state, text, {"{ title = \"Supervision\"", "kinds[1].name: required key is missing"},
+    EXPECT_ERRORS(*state, text,
+                  {"{ title = \"Supervision\"", "kinds[1].name: required key is missing"},
                   {"name = \"appraisal\"", "kinds.appraisal.title: required key is missing"},
                   {"{ at = ", "kinds.plan.milestones.steps[1].name: required key is missing"},
                   {"{ at = ", "kinds.plan.milestones.steps[1].title: required key is missing"},
@@ -681,13 +680,13 @@ test_missing_name_and_title(void **state)
 static void
 test_invalid_names(void **state)
 {
-    static const char text[] =
-        MINIMAL "kinds = (\n"
-                "  { name = \"Super Vision\"; title = \"S\"; recurring = { every = \"6 weeks\"; }; },\n"
-                "  { name = \"plan\"; title = \"Plan\"; milestones = { after = \"staff.hired\";\n"
-                "    steps = ( { name = \"week-1\"; title = \"W\"; at = \"1 week\"; } ); }; },\n"
-                "  { name = 7; title = \"Seven\"; assigned = true; }\n"
-                ");\n";
+    static const char text[] = MINIMAL
+        "kinds = (\n"
+        "  { name = \"Super Vision\"; title = \"S\"; recurring = { every = \"6 weeks\"; }; },\n"
+        "  { name = \"plan\"; title = \"Plan\"; milestones = { after = \"staff.hired\";\n"
+        "    steps = ( { name = \"week-1\"; title = \"W\"; at = \"1 week\"; } ); }; },\n"
+        "  { name = 7; title = \"Seven\"; assigned = true; }\n"
+        ");\n";
 
     EXPECT_ERRORS(*state, text,
                   {"Super Vision", "kinds[1].name: \"Super Vision\" is not a valid name (use 1 to "
@@ -705,8 +704,9 @@ test_name_too_long(void **state)
 
     memset(name, 'a', sizeof(name) - 1);
     name[sizeof(name) - 1] = '\0';
-    snprintf(text, sizeof(text), MINIMAL "kinds = ( { name = \"%s\"; title = \"T\"; assigned = "
-                                         "true; } );\n",
+    snprintf(text, sizeof(text),
+             MINIMAL "kinds = ( { name = \"%s\"; title = \"T\"; assigned = "
+                     "true; } );\n",
              name);
     snprintf(what, sizeof(what),
              "kinds[1].name: \"%s\" is not a valid name (use 1 to 64 of a-z, 0-9 and _, like "
@@ -714,8 +714,9 @@ test_name_too_long(void **state)
              name);
     EXPECT_ERRORS(*state, text, {"kinds", what});
     name[KIND_NAME_MAX] = '\0'; /* exactly the longest */
-    snprintf(text, sizeof(text), MINIMAL "kinds = ( { name = \"%s\"; title = \"T\"; assigned = "
-                                         "true; } );\n",
+    snprintf(text, sizeof(text),
+             MINIMAL "kinds = ( { name = \"%s\"; title = \"T\"; assigned = "
+                     "true; } );\n",
              name);
     load_valid(*state, text);
 }
@@ -723,18 +724,18 @@ test_name_too_long(void **state)
 static void
 test_duplicate_names(void **state)
 {
-    static const char text[] =
-        MINIMAL "kinds = (\n"
-                "  { name = \"supervision\"; title = \"A\"; recurring = { every = \"6 weeks\"; }; },\n"
-                "  { name = \"plan\"; title = \"Plan\"; milestones = { after = \"staff.hired\";\n"
-                "    steps = ( { name = \"week1\"; title = \"W\"; at = \"1 week\"; },\n"
-                "              { name = \"week1\"; title = \"X\"; at = \"2 weeks\"; } ); }; },\n"
-                "  { name = \"supervision\"; title = \"B\"; recurring = { every = \"4 weeks\"; }; },\n"
-                TRAINING_KIND ");\n"
-                "courses = (\n"
-                "  { name = \"fire_safety\"; title = \"Fire\"; valid = \"1 year\"; },\n"
-                "  { name = \"fire_safety\"; title = \"Fire again\"; valid = \"2 years\"; }\n"
-                ");\n";
+    static const char text[] = MINIMAL
+        "kinds = (\n"
+        "  { name = \"supervision\"; title = \"A\"; recurring = { every = \"6 weeks\"; }; },\n"
+        "  { name = \"plan\"; title = \"Plan\"; milestones = { after = \"staff.hired\";\n"
+        "    steps = ( { name = \"week1\"; title = \"W\"; at = \"1 week\"; },\n"
+        "              { name = \"week1\"; title = \"X\"; at = \"2 weeks\"; } ); }; },\n"
+        "  { name = \"supervision\"; title = \"B\"; recurring = { every = \"4 weeks\"; }; "
+        "},\n" TRAINING_KIND ");\n"
+        "courses = (\n"
+        "  { name = \"fire_safety\"; title = \"Fire\"; valid = \"1 year\"; },\n"
+        "  { name = \"fire_safety\"; title = \"Fire again\"; valid = \"2 years\"; }\n"
+        ");\n";
     char supervision[128], step[128], course[128];
 
     snprintf(supervision, sizeof(supervision),
@@ -755,24 +756,24 @@ test_duplicate_names(void **state)
 static void
 test_bad_periods(void **state)
 {
-    static const char text[] =
-        MINIMAL "kinds = (\n"
-                "  { name = \"a\"; title = \"A\"; recurring = { every = \"6 wekes\"; first = \"six "
-                "weeks\"; }; },\n"
-                "  { name = \"b\"; title = \"B\"; recurring = { every = \"0 weeks\"; first = \"-4 "
-                "weeks\"; }; },\n"
-                "  { name = \"c\"; title = \"C\"; recurring = { every = \"1001 days\"; first = \"0 "
-                "days\"; }; },\n"
-                "  { name = \"d\"; title = \"D\"; recurring = { every = \"6weeks\"; first = \"6 "
-                "weeks later\"; }; },\n"
-                "  { name = \"e\"; title = \"E\"; recurring = { first = \"1 week\"; }; },\n"
-                TRAINING_KIND ");\n"
-                "courses = (\n"
-                "  { name = \"fire_safety\"; title = \"Fire\"; valid = \"0 years\"; first = \"0 "
-                "weeks\"; },\n"
-                "  { name = \"safeguarding\"; title = \"Safe\"; valid = \"-3 years\"; first = 12; },\n"
-                "  { name = \"first_aid\"; title = \"First aid\"; }\n"
-                ");\n";
+    static const char text[] = MINIMAL
+        "kinds = (\n"
+        "  { name = \"a\"; title = \"A\"; recurring = { every = \"6 wekes\"; first = \"six "
+        "weeks\"; }; },\n"
+        "  { name = \"b\"; title = \"B\"; recurring = { every = \"0 weeks\"; first = \"-4 "
+        "weeks\"; }; },\n"
+        "  { name = \"c\"; title = \"C\"; recurring = { every = \"1001 days\"; first = \"0 "
+        "days\"; }; },\n"
+        "  { name = \"d\"; title = \"D\"; recurring = { every = \"6weeks\"; first = \"6 "
+        "weeks later\"; }; },\n"
+        "  { name = \"e\"; title = \"E\"; recurring = { first = \"1 week\"; }; },\n" TRAINING_KIND
+        ");\n"
+        "courses = (\n"
+        "  { name = \"fire_safety\"; title = \"Fire\"; valid = \"0 years\"; first = \"0 "
+        "weeks\"; },\n"
+        "  { name = \"safeguarding\"; title = \"Safe\"; valid = \"-3 years\"; first = 12; },\n"
+        "  { name = \"first_aid\"; title = \"First aid\"; }\n"
+        ");\n";
 
     EXPECT_ERRORS(
         *state, text,
@@ -831,24 +832,24 @@ test_reminders_out_of_order_or_range(void **state)
 static void
 test_escalation_mistakes(void **state)
 {
-    static const char text[] =
-        MINIMAL "kinds = (\n"
-                "  { name = \"a\"; title = \"A\"; assigned = true; escalation = (\n"
-                "      { after_days = 7; notify = [\"manager\"]; },\n"
-                "      { after_days = 7; notify = [\"manager+1\"]; },\n"
-                "      { after_days = 3; notify = [\"manager+2\"]; },\n"
-                "      { after_days = 0; notify = [\"manager\"]; },\n"
-                "      { notify = [] },\n"
-                "      { after_days = 30; }\n"
-                "  ); },\n"
-                "  { name = \"b\"; title = \"B\"; assigned = true; escalation = (\n"
-                "      { after_days = 1; notify = [\"boss\", \"manager+3\", \"role:\", \"staff:\"]; },\n"
-                "      { after_days = 2; notify = [\"Manager\", \"role:registered manager\", "
-                "\"manager+0\"]; },\n"
-                "      { after_days = 3; notify = [\"manager\", \"manager\", \"manager\", "
-                "\"manager\", \"manager\"]; }\n"
-                "  ); }\n"
-                ");\n";
+    static const char text[] = MINIMAL
+        "kinds = (\n"
+        "  { name = \"a\"; title = \"A\"; assigned = true; escalation = (\n"
+        "      { after_days = 7; notify = [\"manager\"]; },\n"
+        "      { after_days = 7; notify = [\"manager+1\"]; },\n"
+        "      { after_days = 3; notify = [\"manager+2\"]; },\n"
+        "      { after_days = 0; notify = [\"manager\"]; },\n"
+        "      { notify = [] },\n"
+        "      { after_days = 30; }\n"
+        "  ); },\n"
+        "  { name = \"b\"; title = \"B\"; assigned = true; escalation = (\n"
+        "      { after_days = 1; notify = [\"boss\", \"manager+3\", \"role:\", \"staff:\"]; },\n"
+        "      { after_days = 2; notify = [\"Manager\", \"role:registered manager\", "
+        "\"manager+0\"]; },\n"
+        "      { after_days = 3; notify = [\"manager\", \"manager\", \"manager\", "
+        "\"manager\", \"manager\"]; }\n"
+        "  ); }\n"
+        ");\n";
     static const char *const not_someone =
         " is not someone to tell (write \"manager\", \"manager+1\", \"manager+2\", "
         "\"role:NAME\" or \"staff:ID\")";
@@ -931,18 +932,16 @@ test_how_it_arises_none_or_several(void **state)
 static void
 test_two_training_kinds(void **state)
 {
-    static const char text[] =
-        MINIMAL "kinds = (\n" TRAINING_KIND
-                "  { name = \"renewals\"; title = \"Renewals\";\n"
-                "    training = true; }\n"
-                ");\n" ONE_COURSE;
+    static const char text[] = MINIMAL "kinds = (\n"
+                                       "  { name = \"renewals\"; title = \"Renewals\";\n"
+                                       "    training = true; },\n" TRAINING_KIND ");\n" ONE_COURSE;
     char what[256];
 
     snprintf(what, sizeof(what),
-             "kinds.renewals.training: only one kind may have training = true, and \"training\" "
+             "kinds.training.training: only one kind may have training = true, and \"renewals\" "
              "on line %d already has it",
-             line_of(text, "name = \"training\""));
-    EXPECT_ERRORS(*state, text, {"    training = true", what});
+             line_of(text, "name = \"renewals\""));
+    EXPECT_ERRORS(*state, text, {"name = \"training\"", what});
 }
 
 static void
@@ -962,7 +961,8 @@ test_training_kind_without_courses(void **state)
         "kinds.training: training = true needs courses to remind people about; list them in "
         "courses";
 
-    EXPECT_ERRORS(*state, MINIMAL "kinds = (\n" TRAINING_KIND ");\n", {"name = \"training\"", what});
+    EXPECT_ERRORS(*state, MINIMAL "kinds = (\n" TRAINING_KIND ");\n",
+                  {"name = \"training\"", what});
     EXPECT_ERRORS(*state, MINIMAL "kinds = (\n" TRAINING_KIND ");\ncourses = ();\n",
                   {"name = \"training\"", what});
 }
@@ -970,18 +970,17 @@ test_training_kind_without_courses(void **state)
 static void
 test_bad_closures(void **state)
 {
-    static const char text[] =
-        MINIMAL "schedule = {\n"
-                "  closures = (\n"
-                "    \"2026-02-30\",\n"
-                "    \"25/12/2026\",\n"
-                "    20261225,\n"
-                "    \"2026-13-01\",\n"
-                "    \"1899-12-25\",\n"
-                "    \"2026-12-25T00:00\",\n"
-                "    \"2028-02-29\"\n"
-                "  );\n"
-                "};\n";
+    static const char text[] = MINIMAL "schedule = {\n"
+                                       "  closures = (\n"
+                                       "    \"2026-02-30\",\n"
+                                       "    \"25/12/2026\",\n"
+                                       "    20261225,\n"
+                                       "    \"2026-13-01\",\n"
+                                       "    \"1899-12-25\",\n"
+                                       "    \"2026-12-25T00:00\",\n"
+                                       "    \"2028-02-29\"\n"
+                                       "  );\n"
+                                       "};\n";
 
     EXPECT_ERRORS(
         *state, text,
@@ -1042,27 +1041,25 @@ test_bad_working_days(void **state)
 static void
 test_missed_after_days_range(void **state)
 {
-    EXPECT_ERRORS(*state,
-                  MINIMAL "schedule = { missed_after_days = 0; };\n",
+    EXPECT_ERRORS(*state, MINIMAL "schedule = { missed_after_days = 0; };\n",
                   {"missed", "schedule.missed_after_days: 0 is out of range (1 to 366)"});
-    EXPECT_ERRORS(*state,
-                  MINIMAL "schedule = { missed_after_days = 367; };\n",
+    EXPECT_ERRORS(*state, MINIMAL "schedule = { missed_after_days = 367; };\n",
                   {"missed", "schedule.missed_after_days: 367 is out of range (1 to 366)"});
 }
 
 static void
 test_during_absence(void **state)
 {
-    static const char text[] =
-        MINIMAL "kinds = (\n"
-                "  { name = \"a\"; title = \"A\"; assigned = true; during_absence = \"pause\"; },\n"
-                "  { name = \"b\"; title = \"B\"; assigned = true; during_absence = \"restart\"; },\n"
-                "  { name = \"c\"; title = \"C\"; milestones = { after = \"staff.hired\"; steps = "
-                "( { name = \"s\"; title = \"S\"; at = \"1 week\"; } ); };\n"
-                "    during_absence = \"restart\"; },\n"
-                "  { name = \"d\"; title = \"D\"; recurring = { every = \"1 year\"; }; "
-                "during_absence = \"restart\"; }\n"
-                ");\n";
+    static const char text[] = MINIMAL
+        "kinds = (\n"
+        "  { name = \"a\"; title = \"A\"; assigned = true; during_absence = \"pause\"; },\n"
+        "  { name = \"b\"; title = \"B\"; assigned = true; during_absence = \"restart\"; },\n"
+        "  { name = \"c\"; title = \"C\"; milestones = { after = \"staff.hired\"; steps = "
+        "( { name = \"s\"; title = \"S\"; at = \"1 week\"; } ); };\n"
+        "    during_absence = \"restart\"; },\n"
+        "  { name = \"d\"; title = \"D\"; recurring = { every = \"1 year\"; }; "
+        "during_absence = \"restart\"; }\n"
+        ");\n";
 
     EXPECT_ERRORS(*state, text,
                   {"pause", "kinds.a.during_absence: \"pause\" is not a choice (write "
@@ -1105,9 +1102,9 @@ test_milestone_mistakes(void **state)
         {"steps = ()", "kinds.b.milestones.steps: must have at least one step"},
         {"name = \"c\"", "kinds.c.milestones.after: required key is missing"},
         {"\"1 week\"; },\n        { name = \"month",
-         "kinds.c.milestones.steps.early.at: \"1 week\" comes before the step above it (\"4 "
+         "kinds.c.milestones.steps.early.at: \"1 week\" is earlier than a step above it (\"4 "
          "weeks\"); list the steps in the order they fall due"},
-        {"name = \"weeks\"", "kinds.c.milestones.steps.weeks.at: \"4 weeks\" comes before the "
+        {"name = \"weeks\"", "kinds.c.milestones.steps.weeks.at: \"4 weeks\" is earlier than a "
                              "step above it (\"1 month\"); list the steps in the order they fall "
                              "due"},
         {"-1 days", "kinds.c.milestones.steps.never.at: \"-1 days\" is negative (write a length "
@@ -1135,10 +1132,11 @@ static void
 test_ranges_of_kind_numbers(void **state)
 {
     EXPECT_ERRORS(*state,
-                  MINIMAL "kinds = ( { name = \"a\"; title = \"A\"; assigned = true;\n"
-                          "  grace_days = -1;\n"
-                          "  repeat_days = 367;\n"
-                          "  escalation = ( { after_days = 3661; notify = [\"manager\"]; } ); } );\n",
+                  MINIMAL
+                  "kinds = ( { name = \"a\"; title = \"A\"; assigned = true;\n"
+                  "  grace_days = -1;\n"
+                  "  repeat_days = 367;\n"
+                  "  escalation = ( { after_days = 3661; notify = [\"manager\"]; } ); } );\n",
                   {"grace_days", "kinds.a.grace_days: -1 is out of range (0 to 366)"},
                   {"repeat_days", "kinds.a.repeat_days: 367 is out of range (0 to 366)"},
                   {"3661", "kinds.a.escalation[1].after_days: 3661 is out of range (1 to 3660)"});

@@ -154,7 +154,7 @@ test_open_creates_database(void **state)
     fixture->writer = NULL;
 
     assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 1);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 2);
     assert_int_equal(query_int(fixture->db_path, "PRAGMA application_id"), STORE_APPLICATION_ID);
     assert_int_equal(query_int(fixture->db_path, "PRAGMA application_id"), 0x43415245);
     /* WAL is recorded in the file header (read and write version 2). */

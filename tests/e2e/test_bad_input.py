@@ -247,25 +247,69 @@ class BadEvents(h.DaemonTestCase):
                 self.rejected_alone(ev, "unknown_type")
         self.assertServing()
 
-    def test_recognised_types_of_later_issues_are_unsupported(self):
-        later = {
-            "absence.started": {"staff_id": "S1", "absence_id": "A1", "kind": "sickness",
-                                "start_date": "2024-02-01"},
-            "absence.ended": {"staff_id": "S1", "absence_id": "A1", "end_date": "2024-02-09"},
-            "review.booked": {"staff_id": "S1", "kind": "supervision", "date": "2024-03-01"},
-            "review.completed": {"staff_id": "S1", "kind": "supervision", "date": "2024-03-01"},
-            "review.waived": {"staff_id": "S1", "kind": "supervision", "reason": "left"},
-            "action.assigned": {"action_id": "X1", "staff_id": "S1", "title": "t",
-                                "due_date": "2024-04-01"},
-            "action.completed": {"action_id": "X1", "date": "2024-04-01"},
-            "training.completed": {"staff_id": "S1", "course": "fire", "date": "2024-04-01"},
-            "concern.opened": {"concern_id": "C1", "staff_id": "S1", "date": "2024-04-01"},
-            "concern.closed": {"concern_id": "C1", "date": "2024-05-01"},
-            "kpi.observed": {"metric": "sickness_rate", "team_id": "T1", "value": 3.5},
-        }
-        for type_, data in later.items():
+    # Well-formed examples of the review-obligation events, about nobody the
+    # daemon knows, with their required fields and their date fields.
+    REVIEW_EVENTS = {
+        "absence.started": ({"staff_id": "NOBODY", "absence_id": "A1", "kind": "sickness",
+                             "start_date": "2024-02-01"},
+                            ("staff_id", "absence_id", "kind", "start_date"), ("start_date",)),
+        "absence.ended": ({"staff_id": "NOBODY", "absence_id": "A1", "end_date": "2024-02-09"},
+                          ("staff_id", "absence_id", "end_date"), ("end_date",)),
+        "review.booked": ({"staff_id": "NOBODY", "kind": "supervision", "date": "2024-03-01"},
+                          ("staff_id", "kind", "date"), ("date",)),
+        "review.completed": ({"staff_id": "NOBODY", "kind": "supervision",
+                              "date": "2024-03-01"},
+                             ("staff_id", "kind", "date"), ("date",)),
+        "review.waived": ({"staff_id": "NOBODY", "kind": "supervision", "reason": "left"},
+                          ("staff_id", "kind", "reason"), ()),
+        "action.assigned": ({"action_id": "X1", "staff_id": "NOBODY", "title": "t",
+                             "due_date": "2024-04-01"},
+                            ("action_id", "staff_id", "title", "due_date"), ("due_date",)),
+        "action.completed": ({"action_id": "NOBODY-X1", "date": "2024-04-01"},
+                             ("action_id", "date"), ("date",)),
+        "training.completed": ({"staff_id": "NOBODY", "course": "fire", "date": "2024-04-01"},
+                               ("staff_id", "course", "date"), ("date",)),
+        "concern.opened": ({"concern_id": "C1", "staff_id": "NOBODY", "date": "2024-04-01"},
+                           ("concern_id", "staff_id", "date"), ("date",)),
+        "concern.closed": ({"concern_id": "NOBODY-C1", "date": "2024-05-01"},
+                           ("concern_id", "date"), ("date",)),
+    }
+
+    def test_kpi_observed_is_still_unsupported(self):
+        self.rejected_alone(event("kpi.observed", {"metric": "sickness_rate", "team_id": "T1",
+                                                   "value": 3.5}), "unsupported_type")
+        self.rejected_alone(event("kpi.observed", {}), "unsupported_type")
+        self.assertServing()
+
+    def test_review_events_are_handled(self):
+        # Well-formed, but about a staff member, action or concern nobody sent.
+        expected = {"action.completed": "unknown_action", "concern.closed": "unknown_concern"}
+        for type_, (data, _, _) in self.REVIEW_EVENTS.items():
             with self.subTest(type=type_):
-                self.rejected_alone(event(type_, data), "unsupported_type")
+                self.rejected_alone(event(type_, dict(data)),
+                                    expected.get(type_, "unknown_staff"))
+        self.assertServing()
+
+    def test_review_events_validate_their_data(self):
+        for type_, (data, required, dates) in self.REVIEW_EVENTS.items():
+            for field in required:
+                with self.subTest(type=type_, missing=field):
+                    ev = event(type_, dict(data))
+                    del ev["data"][field]
+                    self.rejected_alone(ev, "missing_field")
+                with self.subTest(type=type_, number=field):
+                    self.rejected_alone(event(type_, dict(data, **{field: 7})), "bad_field")
+                if field not in dates:
+                    with self.subTest(type=type_, empty=field):
+                        self.rejected_alone(event(type_, dict(data, **{field: ""})),
+                                            "bad_field")
+            for field in dates:
+                for value in ("2023-02-29", "2024-04-31", "01/04/2024", "2024-04-01T09:00:00Z"):
+                    with self.subTest(type=type_, date=field, value=value):
+                        self.rejected_alone(event(type_, dict(data, **{field: value})),
+                                            "bad_date")
+            with self.subTest(type=type_, data="not an object"):
+                self.rejected_alone(event(type_, [data]), "bad_attribute")
         self.assertServing()
 
     def test_bad_time(self):
