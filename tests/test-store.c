@@ -918,6 +918,45 @@ test_staff_patch_writes_only_its_fields(void **state)
     assert_int_equal(store_commit(fixture->writer), 0);
 }
 
+/*
+ * A database written by the first release (schema 1: events and directory
+ * only) is brought up to date in place: its data stays and the obligation
+ * tables appear.
+ */
+static void
+test_migrates_schema_1(void **state)
+{
+    struct fixture *fixture = *state;
+    struct dir_staff staff;
+
+    open_writer(fixture);
+    memset(&staff, 0, sizeof(staff));
+    snprintf(staff.staff_id, sizeof(staff.staff_id), "S1");
+    snprintf(staff.name, sizeof(staff.name), "Amy Jones");
+    snprintf(staff.role, sizeof(staff.role), "carer");
+    snprintf(staff.team_id, sizeof(staff.team_id), "T1");
+    snprintf(staff.start_date, sizeof(staff.start_date), "2024-01-08");
+    assert_int_equal(store_begin(fixture->writer), 0);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 1, STORE_PUT_NEW), 0);
+    assert_int_equal(store_commit(fixture->writer), 0);
+    store_close(fixture->writer);
+    fixture->writer = NULL;
+    /* Back to what release 1 wrote. */
+    exec_sql(fixture->db_path, "DROP TABLE obligations; DROP TABLE notifications; "
+                               "DROP TABLE missed; DROP TABLE absences; DROP TABLE concerns; "
+                               "DROP TABLE actions; DROP INDEX staff_by_role; "
+                               "DELETE FROM sqlite_sequence; PRAGMA user_version = 1;");
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM sqlite_master WHERE name "
+                                                 "= 'obligations'"),
+                     0);
+
+    open_writer(fixture);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM obligations"), 0);
+    assert_int_equal(store_staff_get(fixture->writer, "S1", &staff), 0);
+    assert_string_equal(staff.name, "Amy Jones");
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -929,6 +968,7 @@ main(void)
         TEST(test_events_round_trip),
         TEST(test_rollback_discards),
         TEST(test_staff_patch_writes_only_its_fields),
+        TEST(test_migrates_schema_1),
         TEST(test_reopen_keeps_data),
         TEST(test_staff_round_trip),
         TEST(test_team_round_trip),
