@@ -11,7 +11,7 @@
 
 #define MS_PER_DAY 86400000LL
 
-/* Obligations read per query by the scheduler; the writer updates them after reading. */
+/* Obligations read per index query by the scheduler. */
 #define DUE_CHUNK 256
 
 /* The most people one role target of an escalation reaches. */
@@ -1489,6 +1489,50 @@ take_action(struct obligations *obligations, struct obligation *obligation)
     return store_obligation_update(obligations->writer, obligation);
 }
 
+/* Orders obligations by their next action's moment, then by id. */
+static bool
+sooner(const struct obligation *a, const struct obligation *b)
+{
+    return a->next_ms < b->next_ms || (a->next_ms == b->next_ms && a->id < b->id);
+}
+
+static void
+heap_down(struct obligation *heap, size_t count, size_t at)
+{
+    for (;;) {
+        size_t least = at, left = 2 * at + 1, right = left + 1;
+        if (left < count && sooner(&heap[left], &heap[least]))
+            least = left;
+        if (right < count && sooner(&heap[right], &heap[least]))
+            least = right;
+        if (least == at)
+            return;
+        struct obligation swap = heap[at];
+        heap[at] = heap[least];
+        heap[least] = swap;
+        at = least;
+    }
+}
+
+static void
+heap_up(struct obligation *heap, size_t at)
+{
+    while (at > 0 && sooner(&heap[at], &heap[(at - 1) / 2])) {
+        struct obligation swap = heap[at];
+        heap[at] = heap[(at - 1) / 2];
+        heap[(at - 1) / 2] = swap;
+        at = (at - 1) / 2;
+    }
+}
+
+/*
+ * Actions go out strictly oldest first, across obligations: a chunk of the
+ * earliest due obligations is read through the index and kept in a heap; an
+ * obligation whose next action is also due goes back into the heap.  Only
+ * what is no later than the chunk's last (the boundary) is taken before the
+ * index is read again, since unread obligations may come before anything
+ * later than that.
+ */
 int
 obligations_run_due(struct obligations *obligations, int limit, bool *more)
 {
@@ -1496,21 +1540,36 @@ obligations_run_due(struct obligations *obligations, int limit, bool *more)
     int r = 0;
 
     *more = false;
-    while (done < limit) {
+    for (;;) {
         struct collected due;
+        int64_t boundary;
         memset(&due, 0, sizeof(due));
         r = store_obligations_due(obligations->writer, obligations->now_ms, DUE_CHUNK, collect,
                                   &due);
-        for (size_t i = 0; r == 0 && i < due.count; i++)
-            r = take_action(obligations, &due.items[i]);
-        done += (int)due.count;
+        if (r < 0 || due.count == 0) {
+            free(due.items);
+            return r;
+        }
+        /* Read in order, the chunk is already a heap. */
+        boundary = due.count == DUE_CHUNK ? due.items[due.count - 1].next_ms : INT64_MAX;
+        while (r == 0 && due.count > 0 && due.items[0].next_ms <= boundary) {
+            struct obligation current = due.items[0];
+            due.items[0] = due.items[--due.count];
+            heap_down(due.items, due.count, 0);
+            r = take_action(obligations, &current);
+            if (r == 0 && current.next_ms != 0 && current.next_ms <= obligations->now_ms) {
+                due.items[due.count++] = current; /* room: it was just taken out */
+                heap_up(due.items, due.count - 1);
+            }
+            if (r == 0 && ++done >= limit) {
+                *more = true;
+                break;
+            }
+        }
         free(due.items);
-        /* Each pass takes one action per obligation; one with more due comes up again. */
-        if (r < 0 || due.count == 0)
+        if (r < 0 || *more)
             return r;
     }
-    *more = true;
-    return r;
 }
 
 int
