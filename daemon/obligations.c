@@ -1081,9 +1081,16 @@ absence_ended(struct obligations *obligations, const cJSON *data, struct event_e
             r = create(obligations, &next, false);
             continue;
         }
-        /* Shift: the due date moves on by the length of the absence; a booking is void. */
+        /*
+         * Shift: the due date moves on by the length of the absence and a
+         * booking is void.  Reminders start again for the new date (a new
+         * generation, so none is confused with one already sent).
+         */
         o->due_day += end - absence.start_day;
         o->booked_day = STORE_NO_DAY;
+        o->generation++;
+        o->reminders_done = 0;
+        o->escalations_done = 0;
         o->state = OBLIGATION_OPEN;
         o->paused_day = STORE_NO_DAY;
         o->updated_seq = obligations->seq;
@@ -1392,6 +1399,18 @@ remember_notice(struct obligations *obligations, const struct notification *n)
     return 0;
 }
 
+/*
+ * An action's number within its obligation, unique for exactly-once: the
+ * reminder or escalation, and the generation (a due date moved by an
+ * absence starts its reminders again).
+ */
+static int
+action_code(const struct obligation *obligation, const struct schedule_action *action)
+{
+    return 1000 * obligation->generation +
+           (action->type == SCHEDULE_REMINDER ? action->index : 100 + action->index);
+}
+
 /* Writes the notifications of one action, one per recipient. */
 static int
 send_action(struct obligations *obligations, const struct obligation *obligation,
@@ -1401,7 +1420,7 @@ send_action(struct obligations *obligations, const struct obligation *obligation
     struct notification n;
     struct dir_staff subject_record;
     char what[DIR_TEXT_SIZE + 32];
-    int code = action->type == SCHEDULE_REMINDER ? action->index : 100 + action->index;
+    int code = action_code(obligation, action);
     int r = resolve_recipients(obligations, obligation, kind, action, &recipients);
 
     if (r < 0)
@@ -1468,8 +1487,7 @@ take_action(struct obligations *obligations, struct obligation *obligation)
         if (obligations->now_ms - action.at_ms > horizon) {
             obligations->missed++;
             r = store_missed_insert(
-                obligations->writer, obligation->id,
-                action.type == SCHEDULE_REMINDER ? action.index : 100 + action.index, action.at_ms,
+                obligations->writer, obligation->id, action_code(obligation, &action), action.at_ms,
                 obligations->now_ms, "older than schedule.missed_after_days when it came up");
         } else {
             r = send_action(obligations, obligation, kind, &action);

@@ -146,6 +146,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  closed_day INTEGER,"
     "  reason TEXT,"
     "  paused_day INTEGER,"
+    "  generation INTEGER NOT NULL,"
     "  reminders_done INTEGER NOT NULL,"
     "  escalations_done INTEGER NOT NULL,"
     "  next_ms INTEGER,"

@@ -180,6 +180,7 @@ struct obligation {
     int64_t closed_day; /* STORE_NO_DAY while open */
     char reason[DIR_TEXT_SIZE];
     int64_t paused_day; /* STORE_NO_DAY unless paused */
+    int generation;     /* rises when the due date is moved by an absence: reminders start again */
     unsigned reminders_done;
     int escalations_done;
     int64_t next_ms; /* the next action's moment; 0 when none */
@@ -195,7 +196,7 @@ struct notification {
     char type[16]; /* "reminder" or "escalation" */
     char recipient_id[DIR_ID_SIZE];
     int64_t obligation_id;
-    int action; /* reminder i is i; escalation n is 100 + n */
+    int action; /* 1000 * generation + (reminder i: i; escalation n: 100 + n) */
     char staff_id[DIR_ID_SIZE];
     char kind[DIR_ID_SIZE];
     char item[DIR_ID_SIZE];

@@ -45,7 +45,7 @@ _Static_assert(L_COUNT <= STORE_LAZY_MAX, "struct store holds STORE_LAZY_MAX laz
 #define OB_COLUMNS                                                                                 \
     "id, staff_id, kind, item, step, title, responsible_id, occurrence, due_day, booked_day, "     \
     "booked_ms, target_day, state, closed_day, reason, paused_day, reminders_done, "               \
-    "escalations_done, next_ms, created_seq, updated_seq"
+    "escalations_done, next_ms, created_seq, updated_seq, generation"
 #define NOTE_COLUMNS                                                                               \
     "seq, created_ms, planned_ms, type, recipient_id, obligation_id, action, staff_id, kind, "     \
     "item, step, due_day, booked_day, days_overdue, level, text, policy, acked_ms, acked_by"
@@ -55,11 +55,12 @@ _Static_assert(L_COUNT <= STORE_LAZY_MAX, "struct store holds STORE_LAZY_MAX laz
 
 static const char *const lazy_sql[L_COUNT] = {
     [L_OB_INSERT] = "INSERT INTO obligations (" OB_COLUMNS ") VALUES (NULL, ?2, ?3, ?4, ?5, ?6, "
-                    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     [L_OB_UPDATE] = "UPDATE obligations SET title = ?6, responsible_id = ?7, due_day = ?9, "
                     "booked_day = ?10, booked_ms = ?11, target_day = ?12, state = ?13, "
                     "closed_day = ?14, reason = ?15, paused_day = ?16, reminders_done = ?17, "
-                    "escalations_done = ?18, next_ms = ?19, updated_seq = ?21 WHERE id = ?1",
+                    "escalations_done = ?18, next_ms = ?19, updated_seq = ?21, generation = ?22 "
+                    "WHERE id = ?1",
     [L_OB_GET] = "SELECT " OB_COLUMNS " FROM obligations WHERE id = ?1",
     [L_OB_OF_ALL] = "SELECT " OB_COLUMNS " FROM obligations WHERE staff_id = ?1 AND "
                     "(?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR item = ?3) "
@@ -185,6 +186,7 @@ bind_obligation(sqlite3_stmt *stmt, const struct obligation *o)
         sqlite3_bind_int64(stmt, 19, o->next_ms);
     sqlite3_bind_int64(stmt, 20, o->created_seq);
     sqlite3_bind_int64(stmt, 21, o->updated_seq);
+    sqlite3_bind_int(stmt, 22, o->generation);
 }
 
 static void
@@ -211,6 +213,7 @@ read_obligation(sqlite3_stmt *stmt, struct obligation *o)
     o->next_ms = sqlite3_column_type(stmt, 18) == SQLITE_NULL ? 0 : sqlite3_column_int64(stmt, 18);
     o->created_seq = sqlite3_column_int64(stmt, 19);
     o->updated_seq = sqlite3_column_int64(stmt, 20);
+    o->generation = sqlite3_column_int(stmt, 21);
 }
 
 int
