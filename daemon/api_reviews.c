@@ -92,6 +92,15 @@ optional_id(struct daemon *daemon, const struct bus_route *route, const cJSON *r
     return value;
 }
 
+/* Overdue: open, and past its date by more than its kind's grace period. */
+static bool
+is_overdue(struct daemon *daemon, const struct obligation *o, int64_t now)
+{
+    const struct kind *kind = kinds_find(&daemon->config.kinds, o->kind);
+
+    return o->state == OBLIGATION_OPEN && o->target_day + (kind ? kind->grace_days : 0) < now;
+}
+
 /* One obligation as the API shows it. */
 static cJSON *
 obligation_json(struct daemon *daemon, const struct obligation *o, const char *name, int64_t now)
@@ -111,7 +120,8 @@ obligation_json(struct daemon *daemon, const struct obligation *o, const char *n
     add_day(object, "due", o->due_day);
     add_day(object, "booked", o->booked_day);
     cJSON_AddStringToObject(object, "state", store_obligation_state_name(o->state));
-    if (o->state == OBLIGATION_OPEN && o->target_day < now)
+    /* Days overdue count from the due (or booked) date; within a grace period they are not yet. */
+    if (is_overdue(daemon, o, now))
         cJSON_AddNumberToObject(object, "days_overdue", (double)(now - o->target_day));
     else if (o->state == OBLIGATION_OPEN)
         cJSON_AddNumberToObject(object, "days_until_due", (double)(o->target_day - now));
@@ -145,18 +155,21 @@ static int
 list_obligation(void *context, const struct obligation *o)
 {
     struct listing *listing = context;
+    bool overdue = is_overdue(listing->daemon, o, listing->today);
     bool wanted = listing->overdue
-                      ? o->state == OBLIGATION_OPEN && o->target_day < listing->today
-                      : o->state == OBLIGATION_OPEN && o->target_day >= listing->today &&
-                            o->target_day <= listing->until;
+                      ? overdue
+                      : o->state == OBLIGATION_OPEN && !overdue && o->target_day <= listing->until;
+    struct dir_staff staff;
+    const char *name = listing->name;
 
     if (!wanted)
         return 0;
     listing->count++;
     if (listing->count > listing->limit)
         return 0; /* counted, not listed */
-    cJSON_AddItemToArray(listing->array,
-                         obligation_json(listing->daemon, o, listing->name, listing->today));
+    if (name == NULL && store_staff_get(listing->daemon->reader, o->staff_id, &staff) == 0)
+        name = staff.name;
+    cJSON_AddItemToArray(listing->array, obligation_json(listing->daemon, o, name, listing->today));
     return 0;
 }
 

@@ -223,6 +223,25 @@ plan(struct obligations *obligations, struct obligation *obligation, bool fresh)
         schedule_skip_passed(kind, &obligations->kinds->calendar, obligation->target_day,
                              obligations->now_ms, &progress);
     schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &progress, &action);
+    if (fresh && action.type != SCHEDULE_NONE && action.at_ms <= obligations->now_ms) {
+        /*
+         * The passed action kept above would go out now; when the next one
+         * goes out later today anyway (recorded at 07:00, due today), only
+         * that one is sent.
+         */
+        struct schedule_progress after = progress;
+        struct schedule_action following;
+        if (action.type == SCHEDULE_REMINDER)
+            after.reminders_done |= 1u << action.index;
+        else
+            after.escalations_done = action.index + 1;
+        schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &after,
+                      &following);
+        if (following.type != SCHEDULE_NONE && following.day <= obligations->today) {
+            progress = after;
+            action = following;
+        }
+    }
     obligation->reminders_done = progress.reminders_done;
     obligation->escalations_done = progress.escalations_done;
     if (action.type != SCHEDULE_NONE)
@@ -643,16 +662,29 @@ review_completed(struct obligations *obligations, const cJSON *data, struct even
         return complete_recurring(obligations, &staff, kind, "", &kind->every,
                                   applies_to(obligations, &kind->applies, &staff), day, outcome);
 
-    /* A milestone step: the one named, or the earliest still to do. */
-    struct collected pending;
-    r = collect_of(obligations, staff.staff_id, kind->name, NULL, true, &pending);
+    /*
+     * A milestone step: the one named, or the earliest still to do.  Without
+     * a step, a completion dated the same day as one already recorded is the
+     * same completion sent again, and closes nothing more.
+     */
+    struct collected all;
+    r = collect_of(obligations, staff.staff_id, kind->name, NULL, false, &all);
     if (r == 0) {
-        struct obligation *open = pick_pending(&pending, step);
-        if (open)
+        struct obligation *open = NULL;
+        bool again = false;
+        for (size_t i = 0; i < all.count; i++) {
+            struct obligation *o = &all.items[i];
+            bool pending = o->state == OBLIGATION_OPEN || o->state == OBLIGATION_PAUSED;
+            if (step == NULL && o->state == OBLIGATION_COMPLETED && o->closed_day == day)
+                again = true;
+            if (pending && open == NULL && (step == NULL || strcmp(o->step, step) == 0))
+                open = o;
+        }
+        if (open && !again)
             r = close_obligation(obligations, open, OBLIGATION_COMPLETED, day,
                                  outcome ? outcome : "completed");
     }
-    free(pending.items);
+    free(all.items);
     return r;
 }
 
@@ -797,7 +829,11 @@ action_assigned(struct obligations *obligations, const cJSON *data, struct event
         directory_copy_text(obligation.responsible_id, sizeof(obligation.responsible_id),
                             responsible);
         if (obligation.due_day != data_day(data, "due_date")) {
+            /* A new due date: its reminders and escalations start again. */
             obligation.due_day = data_day(data, "due_date");
+            obligation.generation++;
+            obligation.reminders_done = 0;
+            obligation.escalations_done = 0;
             plan(obligations, &obligation, true);
         }
         obligation.updated_seq = obligations->seq;
@@ -1070,23 +1106,24 @@ absence_ended(struct obligations *obligations, const cJSON *data, struct event_e
             continue;
         if (kind && kind->during_absence == ABSENCE_RESTART && kind->arises == KIND_RECURRING) {
             struct obligation next;
-            r = close_obligation(obligations, o, OBLIGATION_CANCELLED, end,
+            r = close_obligation(obligations, o, OBLIGATION_CANCELLED, end + 1,
                                  "started again after an absence");
             if (r < 0)
                 break;
             obligation_init(obligations, &next, staff.staff_id, kind,
-                            schedule_add_period(end, &kind->first));
+                            schedule_add_period(end + 1, &kind->first));
             directory_copy_text(next.item, sizeof(next.item), o->item);
             next.occurrence = o->occurrence + 1;
             r = create(obligations, &next, false);
             continue;
         }
         /*
-         * Shift: the due date moves on by the length of the absence and a
-         * booking is void.  Reminders start again for the new date (a new
-         * generation, so none is confused with one already sent).
+         * Shift: the due date moves on by the length of the absence (its
+         * first to its last day) and a booking is void.  Reminders start
+         * again for the new date (a new generation, so none is confused with
+         * one already sent).
          */
-        o->due_day += end - absence.start_day;
+        o->due_day += end - absence.start_day + 1;
         o->booked_day = STORE_NO_DAY;
         o->generation++;
         o->reminders_done = 0;
@@ -1103,7 +1140,7 @@ absence_ended(struct obligations *obligations, const cJSON *data, struct event_e
         if (kind->arises == KIND_MILESTONE && kind->trigger == TRIGGER_ABSENCE_ENDED &&
             absence_kind_listed(kind, absence.kind) &&
             applies_to(obligations, &kind->applies, &staff))
-            r = start_milestones(obligations, staff.staff_id, kind, end, absence_id, false);
+            r = start_milestones(obligations, staff.staff_id, kind, end + 1, absence_id, false);
     }
     return r;
 }
@@ -1207,7 +1244,8 @@ static int
 responsible_for(struct obligations *obligations, const struct obligation *obligation,
                 char out[DIR_ID_SIZE])
 {
-    if (active(obligations, obligation->responsible_id)) {
+    if (strcmp(obligation->responsible_id, obligation->staff_id) != 0 &&
+        active(obligations, obligation->responsible_id)) {
         directory_copy_text(out, DIR_ID_SIZE, obligation->responsible_id);
         return 0;
     }
@@ -1217,6 +1255,7 @@ responsible_for(struct obligations *obligations, const struct obligation *obliga
 struct role_list {
     struct recipients *list;
     const char *subject_id;
+    bool named; /* someone other than the subject holds the role */
 };
 
 static int
@@ -1224,6 +1263,8 @@ add_role_member(void *context, const struct dir_staff *staff)
 {
     struct role_list *roles = context;
 
+    if (strcmp(staff->staff_id, roles->subject_id) != 0)
+        roles->named = true;
     add_recipient(roles->list, staff->staff_id, roles->subject_id);
     return 0;
 }
@@ -1252,9 +1293,11 @@ resolve_recipients(struct obligations *obligations, const struct obligation *obl
     for (int t = 0; t < step->target_count; t++) {
         const struct escalation_target *target = &step->targets[t];
         int before = out->count;
+        bool named = false; /* the target names someone, even someone already told */
         char person[DIR_ID_SIZE];
         switch (target->type) {
         case TARGET_MANAGER:
+            named = responsible[0] != '\0';
             add_recipient(out, responsible, obligation->staff_id);
             break;
         case TARGET_MANAGER_UP:
@@ -1269,22 +1312,27 @@ resolve_recipients(struct obligations *obligations, const struct obligation *obl
             }
             if (r < 0)
                 return r;
+            named = person[0] != '\0' && strcmp(person, obligation->staff_id) != 0;
             add_recipient(out, person, obligation->staff_id);
             break;
         case TARGET_ROLE: {
-            struct role_list roles = {out, obligation->staff_id};
+            struct role_list roles = {out, obligation->staff_id, false};
+            roles.named = false;
             r = store_staff_with_role(obligations->writer, target->name, ROLE_RECIPIENTS_MAX,
                                       add_role_member, &roles);
             if (r < 0)
                 return r;
+            named = roles.named;
             break;
         }
         case TARGET_STAFF:
-            if (active(obligations, target->name))
+            named = active(obligations, target->name) &&
+                    strcmp(target->name, obligation->staff_id) != 0;
+            if (named)
                 add_recipient(out, target->name, obligation->staff_id);
             break;
         }
-        if (out->count == before && responsible[0] != '\0') {
+        if (!named && out->count == before && responsible[0] != '\0') {
             /* Nobody there: the person above the responsible manager instead. */
             r = manager_above(obligations, responsible, person);
             if (r < 0)
@@ -1338,24 +1386,36 @@ obligations_text(const struct notification *n, const char *subject_name, const c
             target = n->booked_day;
     }
     if (strcmp(n->type, "reminder") == 0) {
-        int64_t days = target - today;
+        int64_t days = (n->booked_day != STORE_NO_DAY ? n->booked_day : n->due_day) - today;
+        const char *ask = n->arises == KIND_TRAINING
+                              ? "Please make sure they have a place on the course, and that it "
+                                "is recorded when they have done it."
+                          : n->arises == KIND_ASSIGNED
+                              ? "Please check that it is on track, and record it when it is done."
+                              : "Please book a time with them if you have not already, and "
+                                "record it when it is done.";
         char when[64];
-        if (days <= 0)
+        if (days < 0)
+            snprintf(when, sizeof(when), "%lld day%s ago", (long long)-days, days == -1 ? "" : "s");
+        else if (days == 0)
             snprintf(when, sizeof(when), "today");
         else if (days == 1)
             snprintf(when, sizeof(when), "tomorrow");
         else
             snprintf(when, sizeof(when), "in %lld days", (long long)days);
-        if (n->booked_day != STORE_NO_DAY)
+        if (n->booked_day != STORE_NO_DAY && n->booked_day > n->due_day)
+            snprintf(buf, size,
+                     "%s for %s is booked for %s (%s), which is after the date it is due, %s. "
+                     "Please make sure it goes ahead, and record it when it is done.",
+                     what, subject_name, booked, when, due);
+        else if (n->booked_day != STORE_NO_DAY)
             snprintf(buf, size,
                      "%s for %s is booked for %s (%s). It is due by %s. Please make sure it "
                      "goes ahead, and record it when it is done.",
                      what, subject_name, booked, when, due);
         else
-            snprintf(buf, size,
-                     "%s for %s is due on %s (%s). Please book a time with them if you have "
-                     "not already, and record it when it is done.",
-                     what, subject_name, due, when);
+            snprintf(buf, size, "%s for %s is due on %s (%s). %s", what, subject_name, due, when,
+                     ask);
     } else {
         const char *ask = n->level <= 1
                               ? "Please arrange it as soon as you can, and record it when it is "
@@ -1368,6 +1428,11 @@ obligations_text(const struct notification *n, const char *subject_name, const c
                      "not been recorded as done. %s",
                      what, subject_name, n->days_overdue, n->days_overdue == 1 ? "" : "s", booked,
                      ask);
+        else if (n->booked_day != STORE_NO_DAY)
+            snprintf(buf, size,
+                     "%s for %s is %d day%s overdue: it was due on %s and is booked for %s. %s",
+                     what, subject_name, n->days_overdue, n->days_overdue == 1 ? "" : "s", due,
+                     booked, ask);
         else
             snprintf(buf, size, "%s for %s is %d day%s overdue: it was due on %s. %s", what,
                      subject_name, n->days_overdue, n->days_overdue == 1 ? "" : "s", due, ask);
@@ -1447,11 +1512,14 @@ send_action(struct obligations *obligations, const struct obligation *obligation
     directory_copy_text(n.step, sizeof(n.step), obligation->step);
     n.due_day = obligation->due_day;
     n.booked_day = obligation->booked_day;
-    n.days_overdue = action->type == SCHEDULE_ESCALATION ? action->days_overdue : 0;
+    /* Counted as of the day it goes out, which is later than planned after a catch-up. */
+    n.days_overdue = action->type == SCHEDULE_ESCALATION
+                         ? (int)(obligations->today - obligation->target_day)
+                         : 0;
+    n.arises = (int)kind->arises;
     n.level = action->type == SCHEDULE_ESCALATION ? action->step + 1 : 0;
     directory_copy_text(n.policy, sizeof(n.policy), kind->policy);
-    obligations_text(&n, subject_record.name, what, schedule_local_day(action->at_ms), n.text,
-                     sizeof(n.text));
+    obligations_text(&n, subject_record.name, what, obligations->today, n.text, sizeof(n.text));
     for (int i = 0; i < recipients.count; i++) {
         directory_copy_text(n.recipient_id, sizeof(n.recipient_id), recipients.ids[i]);
         r = store_notification_insert(obligations->writer, &n);
@@ -1484,7 +1552,24 @@ take_action(struct obligations *obligations, struct obligation *obligation)
     progress.escalations_done = obligation->escalations_done;
     schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &progress, &action);
     if (action.type != SCHEDULE_NONE && action.at_ms <= obligations->now_ms) {
-        if (obligations->now_ms - action.at_ms > horizon) {
+        /*
+         * When the action after this one is due too (a catch-up after the
+         * daemon was down or the clock jumped), this one is passed over:
+         * people get the latest news once, not a run of messages about one
+         * review.
+         */
+        struct schedule_progress after = progress;
+        struct schedule_action following;
+        if (action.type == SCHEDULE_REMINDER)
+            after.reminders_done |= 1u << action.index;
+        else
+            after.escalations_done = action.index + 1;
+        schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &after,
+                      &following);
+        bool superseded = following.type != SCHEDULE_NONE && following.at_ms <= obligations->now_ms;
+        if (superseded) {
+            /* Nothing to send: recorded below as done. */
+        } else if (obligations->now_ms - action.at_ms > horizon) {
             obligations->missed++;
             r = store_missed_insert(
                 obligations->writer, obligation->id, action_code(obligation, &action), action.at_ms,

@@ -209,6 +209,7 @@ struct notification {
     char policy[512];
     int64_t acked_ms; /* 0 when not acknowledged */
     char acked_by[DIR_ID_SIZE];
+    int arises; /* not stored: the kind's enum kind_arises, which words the text's request */
 };
 
 struct absence {

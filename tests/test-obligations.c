@@ -1124,10 +1124,10 @@ test_absences(void **state)
                    "{'staff_id': 'S1', 'absence_id': 'A1', 'end_date': '2026-01-18'}");
     assert_int_equal(the_obligation(f, "S1", "supervision", "", "", -1).state, OBLIGATION_PAUSED);
 
-    /* Back on Monday 9 February: 21 days. */
+    /* The last day off is Sunday 8 February, back on Monday 9 February: 21 days. */
     f->now_ms = UTC(2026, 2, 9, 7, 0);
     apply_ok(f, "absence.ended", NULL,
-             "{'staff_id': 'S1', 'absence_id': 'A1', 'end_date': '2026-02-09'}");
+             "{'staff_id': 'S1', 'absence_id': 'A1', 'end_date': '2026-02-08'}");
     o = the_obligation(f, "S1", "supervision", "", "", -1);
     assert_int_equal(o.state, OBLIGATION_OPEN);
     assert_int_equal(o.due_day, DAY(2026, 2, 23)); /* Mon: 2 February + 21 days */
@@ -1167,7 +1167,7 @@ test_absences(void **state)
     assert_int_equal(count_matching(f, "S1", "return_to_work", NULL, NULL, -1), 1);
     assert_int_equal(the_obligation(f, "S1", "supervision", "", "", -1).due_day, DAY(2026, 2, 23));
 
-    /* Annual leave, Monday 16 to Friday 20 February: 4 days, and no return-to-work talk. */
+    /* Annual leave, Monday 16 to Friday 20 February (5 days), and no return-to-work talk. */
     f->now_ms = UTC(2026, 2, 16, 7, 0);
     apply_ok(f, "absence.started", NULL,
              "{'staff_id': 'S1', 'absence_id': 'A3', 'kind': 'annual_leave', "
@@ -1179,10 +1179,10 @@ test_absences(void **state)
              "{'staff_id': 'S1', 'absence_id': 'A3', 'end_date': '2026-02-20'}");
     assert_int_equal(count_matching(f, "S1", "return_to_work", "A3", NULL, -1), 0);
     o = the_obligation(f, "S1", "supervision", "", "", OBLIGATION_OPEN);
-    assert_int_equal(o.due_day, DAY(2026, 2, 27)); /* Fri: 23 February + 4 days */
+    assert_int_equal(o.due_day, DAY(2026, 2, 28)); /* Sat: 23 February + 5 days */
     o = the_obligation(f, "S1", "appraisal", "", "", OBLIGATION_OPEN);
     assert_int_equal(o.occurrence, 3);
-    assert_int_equal(o.due_day, DAY(2026, 8, 20)); /* Thu: 20 February + 6 months */
+    assert_int_equal(o.due_day, DAY(2026, 8, 21)); /* Fri: back 21 February + 6 months */
 
     /* An absence overlapping one that has ended is refused too. */
     apply_rejected(f, "overlapping_absence", "absence.started",
@@ -1468,33 +1468,38 @@ test_too_old_is_missed(void **state)
     struct notification_list list;
     uint64_t sent, missed;
 
-    hire(f, "S5", "Sam Carter", "senior_care_worker", "T1", "2026-01-05");
+    hire(f, "S5", "Sam Carter", "care_worker", "T1", "2026-01-05");
     /*
-     * The next run is on Tuesday 3 February at 09:00: the 14-day reminder
-     * (19 January) is 15 days old, past missed_after_days; the 3-day and 0-day
-     * reminders and the first escalation are recent enough to go out.
+     * The next run is on Tuesday 3 February at 09:00 (the daemon was down).
+     * Supervision (due Monday 2 February): its 14-, 3- and 0-day reminders and
+     * its first escalation are all due; only the latest, the escalation, goes
+     * out.  Induction week 4 (due Monday 2 February): its one reminder is a
+     * day old and goes out.  Induction week 1 (due Monday 12 January): its one
+     * reminder is 22 days old, past missed_after_days, with nothing after it:
+     * recorded as missed.
      */
     run_at(f, UTC(2026, 2, 3, 9, 0));
     assert_int_equal(missed_count(f), 1);
     notifications_after(f, 0, &list);
-    assert_int_equal(list.count, 3);
-    assert_int_equal(list.items[0].action, 1);
-    expect_contains(list.items[0].text, "(in 3 days)");
-    assert_int_equal(list.items[1].action, 2);
-    expect_contains(list.items[1].text, "(today)");
-    assert_int_equal(list.items[2].action, 100);
-    assert_string_equal(list.items[2].type, "escalation");
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.items[0].kind, "induction");
+    assert_string_equal(list.items[0].step, "week4");
+    expect_contains(list.items[0].text, "is due on Monday 2 February 2026 (1 day ago)");
+    assert_string_equal(list.items[1].kind, "supervision");
+    assert_int_equal(list.items[1].action, 100);
+    assert_string_equal(list.items[1].type, "escalation");
+    expect_contains(list.items[1].text, "is 1 day overdue");
     for (size_t i = 0; i < list.count; i++)
         assert_string_equal(list.items[i].recipient_id, "M1");
     free(list.items);
     obligations_counts(f->obligations, &sent, &missed);
-    assert_int_equal(sent, 3);
+    assert_int_equal(sent, 2);
     assert_int_equal(missed, 1);
 
     /* Nothing is sent or recorded twice. */
     run_at(f, UTC(2026, 2, 3, 9, 0));
     assert_int_equal(missed_count(f), 1);
-    assert_int_equal(last_seq(f), 3);
+    assert_int_equal(last_seq(f), 2);
 }
 
 static void
@@ -1527,7 +1532,8 @@ test_run_due_oldest_first_within_limit(void **state)
     assert_string_equal(list.items[0].staff_id, "S2");
     assert_string_equal(list.items[1].staff_id, "S3");
     assert_string_equal(list.items[2].staff_id, "S1");
-    expect_contains(list.items[0].text, "Ben Best is due on Monday 2 February 2026 (in 14 days)");
+    /* Counted from the day they go out, Wednesday 21 January. */
+    expect_contains(list.items[0].text, "Ben Best is due on Monday 2 February 2026 (in 12 days)");
     expect_contains(list.items[2].text,
                     "Ann Able is due on Wednesday 4 February 2026 (in 14 days)");
     free(list.items);

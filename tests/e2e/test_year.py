@@ -165,7 +165,7 @@ LIFE = {
     "2026-03-20": [_done("C1", "supervision", "2026-03-19")],
     "2026-03-30": [_done("C2", "supervision", "2026-03-27")],
     "2026-04-08": [("action.completed", {"action_id": "A1", "date": "2026-04-08"})],
-    # C2 off sick from Mon 13 Apr to Thu 7 May (24 days).
+    # C2 off sick from Mon 13 Apr to Thu 7 May, both days included (25 days); back Fri 8 May.
     "2026-04-13": [("absence.started", {"staff_id": "C2", "absence_id": "ABS1",
                                         "kind": "sickness", "start_date": "2026-04-13"})],
     "2026-05-07": [("absence.ended", {"staff_id": "C2", "absence_id": "ABS1",
@@ -266,22 +266,20 @@ EXPECTED = [
     ("2026-05-08", "escalation", "R1", "C1", "supervision", None, None, 2, "2026-04-30"),
     #   8 days late, Fri 8 May, to manager+1: L1's manager R1
     ("2026-05-08", "reminder", "L1", "C2", "return_to_work", "ABS1", "meeting", 0,
-     "2026-05-09"),
-    #   C2 back: absence ended Thu 7 May, meeting due 2 days later, Sat 9 May; the
-    #   on-the-day reminder moves to Fri 8 May
+     "2026-05-10"),
+    #   C2 back: the absence's last day was Thu 7 May, so back Fri 8 May; meeting due 2 days
+    #   later, Sun 10 May; the on-the-day reminder moves to the working day before, Fri 8 May
     ("2026-05-11", "escalation", "L1", "C2", "return_to_work", "ABS1", "meeting", 1,
-     "2026-05-09"),
-    #   not held: 1 day late is Sun 10 May; the working day before (Fri 8 May) is before
-    #   the due day, so the next working day, Mon 11 May, to L1.  Held Tue 12 May.
+     "2026-05-10"),
+    #   not held: 1 day late is Mon 11 May, a working day, to L1.  Held Tue 12 May.
     ("2026-05-22", "escalation", "R1", "C1", "supervision", None, None, 2, "2026-04-30"),
     #   C1's supervision still not done: the last step repeats 14 days later, Fri 22 May
     #   (done Wed 27 May, before the next repeat on Fri 5 Jun)
-    ("2026-05-22", "reminder", "L1", "C2", "supervision", None, None, 0, "2026-06-01"),
-    #   C2's third supervision, due Fri 8 May, shifted by the 24 days of absence (13 Apr
-    #   to 7 May) to Mon 1 Jun; 7-day reminder Mon 25 May is a bank holiday -> Fri 22 May
+    ("2026-05-26", "reminder", "L1", "C2", "supervision", None, None, 0, "2026-06-02"),
+    #   C2's third supervision, due Fri 8 May, shifted by the 25 days of absence (13 Apr
+    #   to 7 May, both included) to Tue 2 Jun; 7-day reminder Tue 26 May (recorded as done
+    #   on Tue 2 Jun at 07:00, before the on-the-day reminder at 09:00: none that day)
     # --- June (C1 moves to L2 on Mon 1 Jun)
-    ("2026-06-01", "reminder", "L1", "C2", "supervision", None, None, 0, "2026-06-01"),
-    #   C2's on the day (recorded Tue 2 Jun 07:00, before the escalation at 09:00)
     ("2026-06-19", "reminder", "R1", "L1", "appraisal", None, None, 0, "2026-07-05"),
     #   L1 started Mon 5 Jan: first appraisal 6 months later, Sun 5 Jul; 14-day reminder
     #   Sun 21 Jun -> Fri 19 Jun, to R1 (done Thu 2 Jul)
@@ -301,9 +299,9 @@ EXPECTED = [
     ("2026-07-10", "escalation", "R1", "L2", "appraisal", None, None, 1, "2026-07-05"),
     #   L2's appraisal not done: 7 days late is Sun 12 Jul -> Fri 10 Jul (after the due
     #   day), to L2's manager R1 (done Wed 15 Jul)
-    ("2026-07-29", "reminder", "L1", "C2", "appraisal", None, None, 0, "2026-08-12"),
-    #   C2 started Mon 19 Jan: appraisal Sun 19 Jul, shifted 24 days by the absence to
-    #   Wed 12 Aug; 14-day reminder Wed 29 Jul (done Tue 11 Aug)
+    ("2026-07-30", "reminder", "L1", "C2", "appraisal", None, None, 0, "2026-08-13"),
+    #   C2 started Mon 19 Jan: appraisal Sun 19 Jul, shifted 25 days by the absence to
+    #   Thu 13 Aug; 14-day reminder Thu 30 Jul (done Tue 11 Aug)
     # --- August
     ("2026-08-12", "reminder", "L2", "C1", "supervision", None, None, 0, "2026-08-19"),
     #   C1's fifth: Wed 8 Jul + 6 weeks = Wed 19 Aug; 7-day reminder Wed 12 Aug (done Mon 17 Aug)
@@ -469,13 +467,15 @@ class Year(unittest.TestCase):
                                      "\n  ".join(map(repr, unexpected))))
         self.assertEqual(sorted(got), sorted(EXPECTED))
 
-        # Escalations carry how late they are; reminders 0.
+        # Escalations carry how late they are on the day they are written (this
+        # test's clock moves 07:00 to 07:00, so each is written the morning after
+        # its 09:00); reminders 0.
         for x in notes:
             target = min(x["due"], x["booked"] or x["due"])
-            planned = parse_utc(x["planned_at"]).astimezone(LONDON).date()
+            written = parse_utc(x["created_at"]).astimezone(LONDON).date()
             if x["type"] == "escalation":
                 self.assertEqual(x["days_overdue"],
-                                 (planned - datetime.date.fromisoformat(target)).days, x)
+                                 (written - datetime.date.fromisoformat(target)).days, x)
             else:
                 self.assertEqual(x["days_overdue"], 0, x)
         # The one booked supervision says so.
@@ -497,10 +497,10 @@ class Year(unittest.TestCase):
                            if o["state"] == "cancelled")
         # The seventh supervision (Wed 30 Sep + 6 weeks), the next appraisal
         # (Tue 11 Aug + 12 months) and the safeguarding renewal (Tue 2 Feb 2027,
-        # shifted 24 days by the absence).
+        # shifted 25 days by the absence).
         self.assertEqual(cancelled, [("appraisal", "2027-08-11"),
                                      ("supervision", "2026-11-11"),
-                                     ("training", "2027-02-26")])
+                                     ("training", "2027-02-27")])
         for o in person["obligations"]:
             if o["state"] == "cancelled":
                 self.assertEqual(o["reason"], "left on 2026-10-30", o)
