@@ -8,6 +8,12 @@
  * are handed back as the body alone.  Nothing here logs: failures are
  * negative errno codes, and client_open() also describes them in a buffer the
  * caller supplies.  A client is used from one thread.
+ *
+ * A follower (client_follower_*) follows the daemon's notifications without
+ * missing any: it subscribes to the notification (PUB) socket first, then
+ * catches up through the API, and fetches through the API whatever the PUB
+ * socket announces or loses (docs/protocol.md, "Following notifications
+ * without missing any").
  */
 #ifndef CAREHUB_CLIENT_H
 #define CAREHUB_CLIENT_H
@@ -19,6 +25,8 @@
 
 /* The environment variable naming the endpoint when no option does. */
 #define CLIENT_ENDPOINT_ENV "CAREHUB_ENDPOINT"
+/* The environment variable naming the notification endpoint when no option does. */
+#define CLIENT_NOTIFY_ENDPOINT_ENV "CAREHUB_NOTIFY_ENDPOINT"
 
 /* client_open() flag: also watch the connection (client_monitor_socket()). */
 #define CLIENT_MONITOR 0x1u
@@ -47,6 +55,9 @@ struct client;
  * arguments or the environment.
  */
 const char *client_endpoint(const char *option);
+
+/* The same for the notification endpoint, from CAREHUB_NOTIFY_ENDPOINT. */
+const char *client_notify_endpoint(const char *option);
 
 /*
  * Creates a ZeroMQ context and a DEALER socket connected to endpoint, and
@@ -113,5 +124,93 @@ int client_request(struct client *client, const cJSON *request, int timeout_ms, 
 
 /* Milliseconds on the monotonic clock, for deadlines and intervals. */
 int64_t client_now_ms(void);
+
+/*
+ * Sends request and waits for its reply as client_request() does, and
+ * checks that the reply says "ok": true.  Returns 0 with *reply the caller's;
+ * -EREMOTEIO when the daemon answered with an error (*reply is still set, for
+ * callers that show it); -EPROTO when the reply is not a carehub reply
+ * (*reply set too); -ETIMEDOUT, -ENOMEM or another negative errno code with
+ * *reply NULL.  In every case a sentence for a person goes into err:
+ * "MESSAGE (CODE)" for a daemon's error, "no reply from ENDPOINT within N s"
+ * for a timeout.
+ */
+int client_call(struct client *client, const cJSON *request, int timeout_ms, cJSON **reply,
+                char *err, size_t err_size);
+
+/* ---- Following notifications ---- */
+
+/* client_follower_start(): start after the latest notification sent so far. */
+#define CLIENT_FOLLOW_NEW (-1)
+
+struct client_follower;
+
+/*
+ * Subscribes to the notification socket at notify_endpoint: to every
+ * notification when recipient_id is NULL, else to the topics
+ * "reminder.<recipient_id>" and "escalation.<recipient_id>" (and, because
+ * ZeroMQ matches topic prefixes, only those whose body names exactly that
+ * recipient are taken).  Waits up to timeout_ms for the connection to be
+ * made, so that client_follower_start() catches up only once new
+ * notifications can reach the subscription; a readable stop_fd (a signalfd,
+ * say; -1 for none) cuts the wait short.  api is borrowed: the follower asks
+ * it ("notifications" op) for the full records, and must not outlive it.
+ * recipient_id is copied.  Returns 0 with *out the caller's (free it with
+ * client_follower_close()), or a negative errno code (-ETIMEDOUT when no
+ * connection was made in time, -EINTR when stop_fd became readable) with a
+ * sentence for a person in err.
+ */
+int client_follower_open(struct client_follower **out, struct client *api,
+                         const char *notify_endpoint, const char *recipient_id, int timeout_ms,
+                         int stop_fd, char *err, size_t err_size);
+
+void client_follower_close(struct client_follower *follower);
+
+/*
+ * Sets where to start: the first notification taken will be the first after
+ * sequence number after (0: every notification kept), or, with
+ * CLIENT_FOLLOW_NEW, the first sent after this call (it asks the daemon for
+ * the latest sequence number).  Call it once, after client_follower_open().
+ * Returns 0 or a negative errno code as client_call() does, with
+ * client_follower_error() saying why.
+ */
+int client_follower_start(struct client_follower *follower, int64_t after);
+
+/* The subscription socket, borrowed, for zmq_poll() with ZMQ_POLLIN. */
+void *client_follower_socket(const struct client_follower *follower);
+
+/*
+ * Reads every message waiting on the subscription socket, without waiting,
+ * and notes which of them call for a fetch through the API: any announcing a
+ * sequence number not yet taken (the next one, or a later one, which means
+ * some were lost), and any it cannot read.  Returns 0 or a negative errno
+ * code.
+ */
+int client_follower_receive(struct client_follower *follower);
+
+/*
+ * Asks the API again at the next client_follower_next(), whatever the
+ * subscription said.  Call it after a quiet spell: PUB drops messages for a
+ * subscriber that is slow or (re)connecting, and a lost message is otherwise
+ * noticed only when the next one arrives.
+ */
+void client_follower_recheck(struct client_follower *follower);
+
+/*
+ * Takes the next notification, in sequence order, each once: the full record
+ * as the "notifications" op gives it, the caller's to cJSON_Delete().  Asks
+ * the API for a page of them when none is held and the subscription (or
+ * client_follower_recheck()) says there may be more.  Returns 1 with *out
+ * set; 0 when there is nothing more for now (poll the socket and call
+ * client_follower_receive()); or a negative errno code as client_call()
+ * returns, with client_follower_error() saying why.
+ */
+int client_follower_next(struct client_follower *follower, cJSON **out);
+
+/* The sequence number of the last notification taken (or the starting point). */
+int64_t client_follower_last_seq(const struct client_follower *follower);
+
+/* A sentence for a person about the last failure, borrowed; "" when none. */
+const char *client_follower_error(const struct client_follower *follower);
 
 #endif
