@@ -1019,7 +1019,12 @@ absence_started(struct obligations *obligations, const cJSON *data, struct event
         if (strcmp(existing.staff_id, staff.staff_id) != 0)
             return reject(error, "conflict", "absence \"%.80s\" belongs to someone else",
                           absence.absence_id);
-        return 0; /* started already */
+        if (existing.start_day != absence.start_day || strcmp(existing.kind, absence.kind) != 0)
+            return reject(error, "conflict",
+                          "absence \"%.80s\" was recorded with another kind or start date; "
+                          "carehub does not change a recorded absence (send a new absence_id)",
+                          absence.absence_id);
+        return 0; /* the same start, sent again */
     }
     if (r != -ENOENT)
         return r;
@@ -1081,8 +1086,14 @@ absence_ended(struct obligations *obligations, const cJSON *data, struct event_e
         return r;
     if (strcmp(absence.staff_id, staff.staff_id) != 0)
         return reject(error, "conflict", "absence \"%.80s\" belongs to someone else", absence_id);
-    if (absence.end_day != STORE_NO_DAY)
-        return 0; /* ended already */
+    if (absence.end_day != STORE_NO_DAY) {
+        if (absence.end_day != end)
+            return reject(error, "conflict",
+                          "absence \"%.80s\" was already recorded as ended on another day; "
+                          "carehub does not change a recorded end date",
+                          absence_id);
+        return 0; /* the same end, sent again */
+    }
     if (end < absence.start_day)
         return reject(error, "bad_date", "the absence ends (%s) before it started",
                       data_text(data, "end_date"));

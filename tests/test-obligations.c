@@ -1161,9 +1161,11 @@ test_absences(void **state)
     o = the_obligation(f, "S1", "induction", "", "week4", -1);
     assert_int_equal(o.due_day, DAY(2026, 2, 2)); /* "continue": untouched */
 
-    /* Ended again: nothing more. */
+    /* Ended again: nothing more; ended again on another day: refused, not silently kept. */
     apply_ok(f, "absence.ended", NULL,
-             "{'staff_id': 'S1', 'absence_id': 'A1', 'end_date': '2026-02-10'}");
+             "{'staff_id': 'S1', 'absence_id': 'A1', 'end_date': '2026-02-08'}");
+    apply_rejected(f, "conflict", "absence.ended",
+                   "{'staff_id': 'S1', 'absence_id': 'A1', 'end_date': '2026-02-10'}");
     assert_int_equal(count_matching(f, "S1", "return_to_work", NULL, NULL, -1), 1);
     assert_int_equal(the_obligation(f, "S1", "supervision", "", "", -1).due_day, DAY(2026, 2, 23));
 
