@@ -751,7 +751,7 @@ client_follower_receive(struct client_follower *follower)
 
     while ((r = receive_announcement(follower)) == 0)
         ;
-    return r == -EAGAIN ? 0 : r;
+    return r == -EAGAIN || r == -EINTR ? 0 : r;
 }
 
 int
