@@ -187,6 +187,24 @@ list_person(void *context, const struct dir_staff *staff, enum dir_via via)
     return r;
 }
 
+/* An action the manager answers for, unless it was listed already as one of their reports'. */
+static int
+list_responsible(void *context, const struct obligation *o)
+{
+    struct listing *listing = context;
+    struct directory_source source;
+    struct dir_staff staff;
+    char manager_id[DIR_ID_SIZE];
+    enum dir_via via;
+
+    store_directory_source(listing->daemon->reader, &source);
+    if (store_staff_get(listing->daemon->reader, o->staff_id, &staff) == 0 &&
+        directory_manager_of(&source, &staff, manager_id, &via) == 0 &&
+        strcmp(manager_id, o->responsible_id) == 0)
+        return 0;
+    return list_obligation(listing, o);
+}
+
 /* Lists the obligations of the manager's reports, and those the manager is named responsible for.
  */
 static int
@@ -195,7 +213,7 @@ list_for_manager(struct listing *listing, const char *manager_id)
     int r = api_reports_of(listing->daemon, manager_id, list_person, listing);
 
     if (r == 0)
-        r = store_obligations_responsible(listing->daemon->reader, manager_id, list_obligation,
+        r = store_obligations_responsible(listing->daemon->reader, manager_id, list_responsible,
                                           listing);
     return r;
 }

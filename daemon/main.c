@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <uv.h>
 #include <zmq.h>
 
@@ -234,22 +235,33 @@ on_published(void *data, const struct obligations_notice *notices, size_t count)
 
     for (size_t i = 0; i < count; i++) {
         const struct obligations_notice *notice = &notices[i];
-        char topic[160], body[320];
+        char topic[160];
         int topic_size =
             snprintf(topic, sizeof(topic), "%s.%s", notice->type, notice->recipient_id);
-        int body_size = snprintf(body, sizeof(body),
-                                 "{\"seq\":%lld,\"type\":\"%s\",\"recipient_id\":\"%s\","
-                                 "\"kind\":\"%s\",\"level\":%d}",
-                                 (long long)notice->seq, notice->type, notice->recipient_id,
-                                 notice->kind, notice->level);
-        if (topic_size < 0 || body_size < 0 || (size_t)topic_size >= sizeof(topic) ||
-            (size_t)body_size >= sizeof(body))
-            continue; /* cannot happen with ids of at most 128 bytes of safe text */
+        cJSON *body = cJSON_CreateObject();
+        char *text;
+
+        /* Ids are the HR system's and may hold any character: cJSON escapes them. */
+        cJSON_AddNumberToObject(body, "seq", (double)notice->seq);
+        cJSON_AddStringToObject(body, "type", notice->type);
+        cJSON_AddStringToObject(body, "recipient_id", notice->recipient_id);
+        cJSON_AddStringToObject(body, "kind", notice->kind);
+        cJSON_AddNumberToObject(body, "level", notice->level);
+        text = cJSON_PrintUnformatted(body);
+        cJSON_Delete(body);
+        if (text == NULL || topic_size < 0 || (size_t)topic_size >= sizeof(topic)) {
+            free(text);
+            log_warning("notification %lld not published (out of memory); subscribers fetch it "
+                        "when they see the gap",
+                        (long long)notice->seq);
+            continue;
+        }
         if (zmq_send(daemon->notify_socket, topic, (size_t)topic_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
                 0 ||
-            zmq_send(daemon->notify_socket, body, (size_t)body_size, ZMQ_DONTWAIT) < 0)
+            zmq_send(daemon->notify_socket, text, strlen(text), ZMQ_DONTWAIT) < 0)
             log_debug("notification %lld not published: %s", (long long)notice->seq,
                       zmq_strerror(zmq_errno()));
+        free(text);
     }
 }
 

@@ -658,6 +658,10 @@ review_completed(struct obligations *obligations, const cJSON *data, struct even
     if (day < text_day(staff.start_date))
         return reject(error, "bad_date", "the review is dated %s, before %.80s started (%s)",
                       data_text(data, "date"), staff.name, staff.start_date);
+    if (day > obligations->today + 1)
+        return reject(error, "bad_date",
+                      "the review is dated %s, in the future: record it once it has happened",
+                      data_text(data, "date"));
     if (kind->arises == KIND_RECURRING)
         return complete_recurring(obligations, &staff, kind, "", &kind->every,
                                   applies_to(obligations, &kind->applies, &staff), day, outcome);
@@ -871,6 +875,10 @@ action_completed(struct obligations *obligations, const cJSON *data, struct even
         r = store_obligation_get(obligations->writer, id, &obligation);
     if (r < 0)
         return r;
+    if (data_day(data, "date") > obligations->today + 1)
+        return reject(error, "bad_date",
+                      "the action is dated %s, in the future: record it once it is done",
+                      data_text(data, "date"));
     if (obligation.state != OBLIGATION_OPEN && obligation.state != OBLIGATION_PAUSED)
         return 0; /* completed already (or cancelled): the same outcome */
     return close_obligation(obligations, &obligation, OBLIGATION_COMPLETED, data_day(data, "date"),
@@ -894,6 +902,10 @@ training_completed(struct obligations *obligations, const cJSON *data, struct ev
     if (day < text_day(staff.start_date))
         return reject(error, "bad_date", "the training is dated %s, before %.80s started (%s)",
                       data_text(data, "date"), staff.name, staff.start_date);
+    if (day > obligations->today + 1)
+        return reject(error, "bad_date",
+                      "the training is dated %s, in the future: record it once it has happened",
+                      data_text(data, "date"));
     return complete_recurring(obligations, &staff, obligations->kinds->training, course->name,
                               &course->valid, applies_to(obligations, &course->applies, &staff),
                               day, "completed");

@@ -814,6 +814,7 @@ test_completed_milestone_step(void **state)
     struct obligation o;
 
     hire(f, "S1", "Sam Carter", "care_worker", "T1A", "2026-01-05");
+    f->now_ms = UTC(2026, 1, 12, 7, 0); /* completions are recorded once they have happened */
     /* The step named: week4, though week1 is earlier. */
     apply_ok(f, "review.completed", NULL,
              "{'staff_id': 'S1', 'kind': 'induction', 'date': '2026-01-09', 'step': 'week4'}");
@@ -828,6 +829,11 @@ test_completed_milestone_step(void **state)
     assert_int_equal(o.state, OBLIGATION_COMPLETED);
     assert_int_equal(o.closed_day, DAY(2026, 1, 12));
     assert_string_equal(o.reason, "completed");
+    /* A completion dated after tomorrow has not happened yet. */
+    apply_rejected(f, "bad_date", "review.completed",
+                   "{'staff_id': 'S1', 'kind': 'supervision', 'date': '2026-01-14'}");
+    apply_rejected(f, "bad_date", "training.completed",
+                   "{'staff_id': 'S1', 'course': 'safeguarding', 'date': '2026-02-01'}");
 }
 
 /* ---- review.booked ---- */
@@ -1054,6 +1060,7 @@ test_concerns(void **state)
              "{'concern_id': 'C1', 'staff_id': 'S1', 'date': '2026-01-07'}");
     assert_int_equal(count_matching(f, "S1", "concern", NULL, NULL, -1), 2);
 
+    f->now_ms = UTC(2026, 1, 9, 10, 0);
     apply_ok(f, "review.completed", NULL,
              "{'staff_id': 'S1', 'kind': 'concern', 'date': '2026-01-09', "
              "'step': 'welfare_check'}");
