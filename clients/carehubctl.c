@@ -767,19 +767,17 @@ add_listing_rows(struct table *table, const cJSON *reply, const char *days_field
 
 /*
  * Prints the heading with the count, then the table when it has rows.  A
- * listing of the whole organisation cut short counts only one past the
- * limit, so its count is a lower bound.
+ * listing cut short counts only one past the limit, so it says "more than"
+ * the limit.
  */
 static void
 put_listing(const char *heading, const cJSON *reply, const struct table *table)
 {
-    bool whole =
-        wire_get_string(reply, "manager_id") == NULL && wire_get_string(reply, "team_id") == NULL;
     bool truncated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "truncated"));
     char line[700];
 
-    snprintf(line, sizeof(line), "%s: %s%.0f", heading, whole && truncated ? "at least " : "",
-             number_or(reply, "count", 0));
+    snprintf(line, sizeof(line), "%s: %s%.0f", heading, truncated ? "more than " : "",
+             number_or(reply, "count", 0) - (truncated ? 1 : 0));
     put_line(line);
     if (table->rows == 0)
         return;

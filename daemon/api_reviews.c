@@ -165,8 +165,13 @@ list_obligation(void *context, const struct obligation *o)
     if (!wanted)
         return 0;
     listing->count++;
+    /*
+     * One past the limit is enough to say the list was cut short: the walk
+     * stops there (a positive return ends it), so asking about the whole
+     * organisation costs what the limit costs, not what it holds.
+     */
     if (listing->count > listing->limit)
-        return 0; /* counted, not listed */
+        return 1;
     if (name == NULL && store_staff_get(listing->daemon->reader, o->staff_id, &staff) == 0)
         name = staff.name;
     cJSON_AddItemToArray(listing->array, obligation_json(listing->daemon, o, name, listing->today));
@@ -222,6 +227,7 @@ static void
 reply_listing(struct daemon *daemon, const struct bus_route *route, const cJSON *id, cJSON *reply,
               struct listing *listing, int r)
 {
+    /* r > 0: the walk stopped one past the limit ("truncated"). */
     if (r < 0) {
         cJSON_Delete(reply);
         api_reply_store_failure(daemon, route, id, r);

@@ -1252,6 +1252,37 @@ manager_above(struct obligations *obligations, const char *staff_id, char out[DI
     return r;
 }
 
+/* The first manager above staff_id (not staff_id themself) whose role is role, into out. */
+static int
+nearest_with_role(struct obligations *obligations, const char *staff_id, const char *role,
+                  char out[DIR_ID_SIZE])
+{
+    char current[DIR_ID_SIZE];
+    struct dir_staff staff;
+
+    out[0] = '\0';
+    directory_copy_text(current, sizeof(current), staff_id);
+    for (int depth = 0; depth < DIR_DEPTH_MAX; depth++) {
+        char above[DIR_ID_SIZE];
+        int r = manager_above(obligations, current, above);
+        if (r < 0)
+            return r;
+        memcpy(current, above, sizeof(current));
+        if (current[0] == '\0' || strcmp(current, staff_id) == 0)
+            return 0;
+        r = staff_get(obligations, current, &staff);
+        if (r == -ENOENT)
+            return 0;
+        if (r < 0)
+            return r;
+        if (staff.left_date[0] == '\0' && strcmp(staff.role, role) == 0) {
+            directory_copy_text(out, DIR_ID_SIZE, current);
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* An active staff member with this id? */
 static bool
 active(struct obligations *obligations, const char *staff_id)
@@ -1339,8 +1370,20 @@ resolve_recipients(struct obligations *obligations, const struct obligation *obl
             add_recipient(out, person, obligation->staff_id);
             break;
         case TARGET_ROLE: {
+            /*
+             * The nearest person up the management chain who holds the role
+             * (the registered manager of this person's service); only when
+             * nobody in the chain does, everyone who holds it.
+             */
+            r = nearest_with_role(obligations, obligation->staff_id, target->name, person);
+            if (r < 0)
+                return r;
+            if (person[0] != '\0') {
+                named = true;
+                add_recipient(out, person, obligation->staff_id);
+                break;
+            }
             struct role_list roles = {out, obligation->staff_id, false};
-            roles.named = false;
             r = store_staff_with_role(obligations->writer, target->name, ROLE_RECIPIENTS_MAX,
                                       add_role_member, &roles);
             if (r < 0)

@@ -250,7 +250,7 @@ class Queries(ReviewDaemon):
                          [["Eve Adams (S3)", "Supervision", "2026-02-02", "-", "2"]])
         text = self.ctl("overdue", "--limit", "1").stdout
         self.assertEqual(text.splitlines()[0],
-                         "Overdue in the whole organisation, as of %s: at least 2" % TODAY)
+                         "Overdue in the whole organisation, as of %s: more than 1" % TODAY)
         self.assertIn("Only the first 1 are shown; use --limit to see more.", text)
 
     def test_overdue_unknown_team(self):
