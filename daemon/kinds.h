@@ -69,7 +69,7 @@ enum absence_rule {
 enum target_type {
     TARGET_MANAGER,    /* "manager": whoever is responsible (the line manager) */
     TARGET_MANAGER_UP, /* "manager+1", "manager+2": that many levels above them */
-    TARGET_ROLE,       /* "role:registered_manager": every active staff member with the role */
+    TARGET_ROLE,       /* "role:registered_manager": the nearest holder up the chain, else all */
     TARGET_STAFF       /* "staff:S0001": one staff member */
 };
 
