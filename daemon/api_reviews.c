@@ -16,7 +16,7 @@
 #include "wire.h"
 
 /* The most obligations or notifications one reply lists. */
-#define LIST_LIMIT_DEFAULT 1000
+#define LIST_LIMIT_DEFAULT 200
 #define LIST_LIMIT_MAX 10000
 
 static int64_t

@@ -64,6 +64,7 @@ struct ingest {
     struct ingest_request *catching_up; /* INGEST_CATCH_UP requests waiting for nothing due */
     uv_timer_t schedule_timer;
     uint64_t actions_sent, actions_missed;
+    int failures;               /* transactions failed in a row: the scheduler backs off */
     unsigned long transactions; /* committed since start */
 
     uv_work_t checkpoint;
@@ -618,8 +619,11 @@ batch_written(uv_work_t *work, int status)
         ingest->schedule_more = ingest->batch_schedule_more;
         if (count > 0 && ingest->options.published)
             ingest->options.published(ingest->data, notices, count);
+        ingest->failures = 0;
     } else {
-        ingest->schedule_more = true; /* try again: what was due is still due */
+        /* What was due is still due: try again, waiting longer after each failure. */
+        ingest->schedule_more = true;
+        ingest->failures++;
     }
     ingest->batch = NULL;
     ingest->batch_events = 0;
@@ -645,7 +649,8 @@ batch_written(uv_work_t *work, int status)
             ingest->done(ingest->data, request);
         }
     }
-    ingest->catch_up_wanted = ingest->schedule_more;
+    /* While closing, only what was received is finished: the scheduler waits for the next start. */
+    ingest->catch_up_wanted = ingest->schedule_more && !ingest->closing && ingest->failures == 0;
     arm_schedule_timer(ingest);
     maybe_checkpoint(ingest);
     dispatch(ingest);
@@ -755,7 +760,20 @@ arm_schedule_timer(struct ingest *ingest)
 {
     int64_t delay = SCHEDULE_MAX_SLEEP_MS;
 
-    if (ingest->closing || ingest->options.clock->test) {
+    if (ingest->closing) {
+        uv_timer_stop(&ingest->schedule_timer);
+        return;
+    }
+    if (ingest->failures > 0) {
+        /* 1 s, 2 s, 4 s ... up to a minute after failed transactions: no busy retry loop. */
+        int shift = ingest->failures > 6 ? 6 : ingest->failures - 1;
+        delay = 1000LL << shift;
+        uv_timer_start(&ingest->schedule_timer, on_schedule_timer,
+                       (uint64_t)(delay < SCHEDULE_MAX_SLEEP_MS ? delay : SCHEDULE_MAX_SLEEP_MS),
+                       0);
+        return;
+    }
+    if (ingest->options.clock->test) {
         uv_timer_stop(&ingest->schedule_timer);
         return;
     }

@@ -347,13 +347,13 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
     r = store_open(&daemon.writer, daemon.config.state_dir, &options, message, sizeof(message));
     /*
      * storage.cache_mb is the writer's; queries read through indexes and get
-     * a quarter of it, and the checkpointer copies pages without keeping
-     * them, so memory stays bounded by about 1.25 times the setting.
+     * half of it, and the checkpointer copies pages without keeping them, so
+     * memory stays bounded by about 1.5 times the setting.
      */
     if (r == 0) {
         options.writer = false;
         options.separate_checkpoints = false;
-        options.cache_mb = daemon.config.cache_mb / 4 > 0 ? daemon.config.cache_mb / 4 : 1;
+        options.cache_mb = daemon.config.cache_mb / 2 > 0 ? daemon.config.cache_mb / 2 : 1;
         r = store_open(&daemon.reader, daemon.config.state_dir, &options, message, sizeof(message));
     }
     if (r == 0) {

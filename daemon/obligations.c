@@ -61,6 +61,12 @@ obligations_begin(struct obligations *obligations, int64_t now_ms)
     obligations->now_ms = now_ms;
     obligations->today = schedule_local_day(now_ms);
     obligations->notice_count = 0;
+    /* A big catch-up's list is not kept for ever. */
+    if (obligations->notice_capacity > 4096) {
+        free(obligations->notices);
+        obligations->notices = NULL;
+        obligations->notice_capacity = 0;
+    }
 }
 
 const struct obligations_notice *
