@@ -411,14 +411,9 @@ staff_hired(struct obligations *obligations, const struct dir_staff *staff)
 {
     const struct kinds *kinds = obligations->kinds;
     int64_t start = text_day(staff->start_date);
-    struct collected pending;
-    int r;
+    int r = 0;
 
-    /* Hired again after leaving: whatever is still open from before ends here. */
-    r = collect_of(obligations, staff->staff_id, NULL, NULL, true, &pending);
-    if (r == 0)
-        r = cancel_all(obligations, &pending, "hired again: a new plan starts");
-    free(pending.items);
+    /* Someone hired again after leaving has nothing open: staff.left cancelled it all. */
     for (int i = 0; r == 0 && i < kinds->kind_count; i++) {
         const struct kind *kind = &kinds->kinds[i];
         if (!applies_to(obligations, &kind->applies, staff))
@@ -440,9 +435,10 @@ staff_changed(struct obligations *obligations, const struct dir_staff *before,
               const struct dir_staff *after)
 {
     const struct kinds *kinds = obligations->kinds;
-    bool absent = false;
-    int r = absence_now(obligations, after->staff_id, &absent);
+    bool absent = false, absence_known = false;
+    int r = 0;
 
+    /* Most changes (a new name, email, manager) change no plan: no query is made for them. */
     for (int i = 0; r == 0 && i < kinds->kind_count; i++) {
         const struct kind *kind = &kinds->kinds[i];
         bool was = applies_to(obligations, &kind->applies, before);
@@ -459,7 +455,11 @@ staff_changed(struct obligations *obligations, const struct dir_staff *before,
                                "no longer applies after a change of role or team");
             free(pending.items);
         } else if (kind->arises == KIND_RECURRING) {
-            r = start_recurring(obligations, after, kind, obligations->today, absent);
+            if (!absence_known)
+                r = absence_now(obligations, after->staff_id, &absent);
+            absence_known = true;
+            if (r == 0)
+                r = start_recurring(obligations, after, kind, obligations->today, absent);
         }
     }
     for (int i = 0; r == 0 && i < kinds->course_count && kinds->training; i++) {
@@ -477,7 +477,11 @@ staff_changed(struct obligations *obligations, const struct dir_staff *before,
                                "no longer applies after a change of role or team");
             free(pending.items);
         } else {
-            r = start_course(obligations, after, course, obligations->today, absent);
+            if (!absence_known)
+                r = absence_now(obligations, after->staff_id, &absent);
+            absence_known = true;
+            if (r == 0)
+                r = start_course(obligations, after, course, obligations->today, absent);
         }
     }
     return r;
