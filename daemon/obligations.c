@@ -18,8 +18,17 @@
 #define ROLE_RECIPIENTS_MAX 16
 #define RECIPIENTS_MAX 32
 
+/* Everyone holding one role, as found once in a transaction. */
+struct role_holders {
+    char role[KIND_NAME_MAX + 1];
+    int count;
+    char ids[ROLE_RECIPIENTS_MAX][DIR_ID_SIZE];
+};
+
 struct obligations {
     struct store *writer;
+    struct role_holders roles[KIND_MAX_TARGETS * KIND_MAX_ESCALATIONS];
+    int role_count; /* roles looked up in this transaction */
     const struct kinds *kinds;
     const struct directory_source *directory;
     int64_t now_ms;
@@ -61,6 +70,7 @@ obligations_begin(struct obligations *obligations, int64_t now_ms)
     obligations->now_ms = now_ms;
     obligations->today = schedule_local_day(now_ms);
     obligations->notice_count = 0;
+    obligations->role_count = 0; /* the directory may change between transactions */
     /* A big catch-up's list is not kept for ever. */
     if (obligations->notice_capacity > 4096) {
         free(obligations->notices);
@@ -1316,20 +1326,41 @@ responsible_for(struct obligations *obligations, const struct obligation *obliga
     return manager_above(obligations, obligation->staff_id, out);
 }
 
-struct role_list {
-    struct recipients *list;
-    const char *subject_id;
-    bool named; /* someone other than the subject holds the role */
-};
-
 static int
-add_role_member(void *context, const struct dir_staff *staff)
+add_role_holder(void *context, const struct dir_staff *staff)
 {
-    struct role_list *roles = context;
+    struct role_holders *holders = context;
 
-    if (strcmp(staff->staff_id, roles->subject_id) != 0)
-        roles->named = true;
-    add_recipient(roles->list, staff->staff_id, roles->subject_id);
+    if (holders->count < ROLE_RECIPIENTS_MAX)
+        directory_copy_text(holders->ids[holders->count++], DIR_ID_SIZE, staff->staff_id);
+    return 0;
+}
+
+/* Everyone with the role (at most ROLE_RECIPIENTS_MAX), read once per transaction. */
+static int
+role_holders(struct obligations *obligations, const char *role, const struct role_holders **out)
+{
+    struct role_holders *holders;
+    int max = (int)(sizeof(obligations->roles) / sizeof(obligations->roles[0]));
+    int r;
+
+    for (int i = 0; i < obligations->role_count; i++) {
+        if (strcmp(obligations->roles[i].role, role) == 0) {
+            *out = &obligations->roles[i];
+            return 0;
+        }
+    }
+    if (obligations->role_count == max)
+        obligations->role_count = 0; /* more roles than any configuration names: start again */
+    holders = &obligations->roles[obligations->role_count];
+    memset(holders, 0, sizeof(*holders));
+    directory_copy_text(holders->role, sizeof(holders->role), role);
+    r = store_staff_with_role(obligations->writer, role, ROLE_RECIPIENTS_MAX, add_role_holder,
+                              holders);
+    if (r < 0)
+        return r;
+    obligations->role_count++;
+    *out = holders;
     return 0;
 }
 
@@ -1393,12 +1424,15 @@ resolve_recipients(struct obligations *obligations, const struct obligation *obl
                 add_recipient(out, person, obligation->staff_id);
                 break;
             }
-            struct role_list roles = {out, obligation->staff_id, false};
-            r = store_staff_with_role(obligations->writer, target->name, ROLE_RECIPIENTS_MAX,
-                                      add_role_member, &roles);
+            const struct role_holders *holders;
+            r = role_holders(obligations, target->name, &holders);
             if (r < 0)
                 return r;
-            named = roles.named;
+            for (int h = 0; h < holders->count; h++) {
+                if (strcmp(holders->ids[h], obligation->staff_id) != 0)
+                    named = true;
+                add_recipient(out, holders->ids[h], obligation->staff_id);
+            }
             break;
         }
         case TARGET_STAFF:

@@ -128,7 +128,6 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  staff_left INTEGER NOT NULL, teams INTEGER NOT NULL);"
     "INSERT INTO counters VALUES (1, 0, 0, 0, 0, 0, 0);",
     /* 2: review obligations, their notifications (the outbox), absences, concerns, actions. */
-    "CREATE INDEX staff_by_role ON staff (role) WHERE left_date IS NULL;"
     "CREATE TABLE obligations ("
     "  id INTEGER PRIMARY KEY,"
     "  staff_id TEXT NOT NULL,"

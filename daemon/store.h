@@ -291,7 +291,11 @@ int store_concern_put(struct store *store, const struct concern *concern, const 
 int store_action_get(struct store *store, const char *action_id, int64_t *obligation_id);
 int store_action_put(struct store *store, const char *action_id, int64_t obligation_id);
 
-/* Active staff with this role, at most limit of them. */
+/*
+ * Active staff with this role, at most limit of them.  This reads the whole
+ * staff table (an index on role would cost every role change a write), so
+ * callers keep what it found for the rest of their transaction.
+ */
 int store_staff_with_role(struct store *store, const char *role, int limit, store_staff_visit visit,
                           void *context);
 

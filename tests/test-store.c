@@ -944,7 +944,7 @@ test_migrates_schema_1(void **state)
     /* Back to what release 1 wrote. */
     exec_sql(fixture->db_path, "DROP TABLE obligations; DROP TABLE notifications; "
                                "DROP TABLE missed; DROP TABLE absences; DROP TABLE concerns; "
-                               "DROP TABLE actions; DROP INDEX staff_by_role; "
+                               "DROP TABLE actions; "
                                "DELETE FROM sqlite_sequence; PRAGMA user_version = 1;");
     assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM sqlite_master WHERE name "
                                                  "= 'obligations'"),
