@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -86,13 +87,40 @@ def organisation():
     ]
 
 
-def wait_until(predicate, what, timeout=WAIT):
-    """Polls predicate until it is true; fails saying what was awaited."""
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise h.HarnessError("waited %.0fs for %s" % (timeout, what))
-        time.sleep(0.02)
+class Watcher:
+    """A running `carehubctl watch`: its stdout is read as it comes, so a
+    test waits for a line itself (with a deadline), not by polling a file."""
+
+    def __init__(self, argv, endpoint, err_path):
+        self.err_path = err_path
+        with open(err_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=err, env=h.tool_env(endpoint))
+        self.text = ""
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in iter(lambda: self.proc.stdout.readline(), b""):
+            with self.changed:
+                self.text += raw.decode("utf-8", "replace")
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, predicate, what, timeout=WAIT):
+        """Waits until predicate(output so far) holds; fails saying what was awaited."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: predicate(self.text), timeout):
+                raise h.HarnessError("waited %.0fs for %s; output so far:\n%s"
+                                     % (timeout, what, self.text))
+
+    def output(self):
+        """All of stdout, once the process has exited."""
+        self.reader.join(WAIT)
+        with self.changed:
+            return self.text
 
 
 def days_between(a, b):
@@ -321,11 +349,11 @@ class Watch(ReviewDaemon):
     """watch: live, from the start, and catching up later."""
 
     def start_watch(self, *args):
-        proc, out, err = h.start_tool(h.CAREHUBCTL, ["-n", self.daemon.notify, "watch"]
-                                      + list(args), self.daemon.api,
-                                      workdir=self.tmpdir())
+        watcher = Watcher([h.CAREHUBCTL, "-n", self.daemon.notify, "watch"] + list(args),
+                          self.daemon.api, os.path.join(self.tmpdir(), "watch.err"))
+        proc = watcher.proc
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
-        return proc, out, err
+        return watcher
 
     def tmpdir(self):
         d = tempfile.mkdtemp(prefix="carehub-e2e-watch-")
@@ -333,17 +361,17 @@ class Watch(ReviewDaemon):
         return d
 
     def finished(self, watcher, what):
-        proc, out, err = watcher
+        proc, err = watcher.proc, watcher.err_path
         try:
             rc = proc.wait(WAIT)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             self.fail("%s still running after %ds; stdout:\n%s\nstderr:\n%s"
-                      % (what, WAIT, read(out), read(err)))
+                      % (what, WAIT, watcher.output(), read(err)))
         self.assertEqual(rc, 0, "%s exited %s:\n%s" % (what, rc, read(err)))
         self.assertIsNone(h.sanitizer_report(read(err)), read(err))
-        return read(out)
+        return watcher.output()
 
     def seqs_of_json_lines(self, text):
         return [json.loads(line)["seq"] for line in text.splitlines()]
@@ -360,7 +388,7 @@ class Watch(ReviewDaemon):
         while not self.api_notifications():
             self.advance_days(1)
         live = self.start_watch("--json", "--after", "0", "--count", str(ALL_NOTIFICATIONS))
-        wait_until(lambda: read(live[1]).count("\n") >= 1, "the live watcher's first line")
+        live.wait_for(lambda text: text.count("\n") >= 1, "the live watcher's first line")
 
         today = self.api.request({"op": "clock"})["today"]
         self.advance_days(DAYS - days_between(START[:10], today))
@@ -381,9 +409,9 @@ class Watch(ReviewDaemon):
         self.assertEqual(self.seqs_of_json_lines(text), m1_seq)  # not M10's
 
         # The human watcher runs until SIGTERM, and then exits 0.
-        proc, out, err = until_signal
-        wait_until(lambda: "#%d " % every_seq[-1] in read(out), "the human watcher's last")
-        proc.send_signal(signal.SIGTERM)
+        until_signal.wait_for(lambda text: "#%d " % every_seq[-1] in text,
+                              "the human watcher's last")
+        until_signal.proc.send_signal(signal.SIGTERM)
         text = self.finished(until_signal, "watch until SIGTERM")
         for seq in every_seq:
             self.assertEqual(text.count("#%d " % seq), 1, text)
@@ -403,10 +431,10 @@ class Watch(ReviewDaemon):
         # whichever it gets is newer than those.
         new_only = self.start_watch("--json", "--count", "1")
         end = time.monotonic() + WAIT
-        while new_only[0].poll() is None and time.monotonic() < end:
+        while new_only.proc.poll() is None and time.monotonic() < end:
             self.advance_days(1)
             try:
-                new_only[0].wait(0.2)
+                new_only.proc.wait(0.2)
             except subprocess.TimeoutExpired:
                 pass
         text = self.finished(new_only, "watch --count 1")
