@@ -247,10 +247,7 @@ plan(struct obligations *obligations, struct obligation *obligation, bool fresh)
          */
         struct schedule_progress after = progress;
         struct schedule_action following;
-        if (action.type == SCHEDULE_REMINDER)
-            after.reminders_done |= 1u << action.index;
-        else
-            after.escalations_done = action.index + 1;
+        schedule_mark_done(&after, &action);
         schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &after,
                       &following);
         if (following.type != SCHEDULE_NONE && following.day <= obligations->today) {
@@ -573,22 +570,20 @@ last_completion(const struct collected *all, int64_t *day, bool *same_day_exists
     }
 }
 
-/* A completion that arrived after a later one: kept in the history, changing nothing else. */
+/* Writes a completed occurrence of (kind, item) on day into the history. */
 static int
-record_history(struct obligations *obligations, const char *staff_id, const struct kind *kind,
-               const char *item, const char *step, int64_t day)
+record_completed(struct obligations *obligations, const char *staff_id, const struct kind *kind,
+                 const char *item, int occurrence, int64_t day, const char *reason)
 {
     struct obligation obligation;
 
     obligation_init(obligations, &obligation, staff_id, kind, day);
     directory_copy_text(obligation.item, sizeof(obligation.item), item);
-    directory_copy_text(obligation.step, sizeof(obligation.step), step ? step : "");
-    obligation.occurrence = 0;
+    obligation.occurrence = occurrence;
     obligation.state = OBLIGATION_COMPLETED;
     obligation.closed_day = day;
     obligation.target_day = day;
-    directory_copy_text(obligation.reason, sizeof(obligation.reason),
-                        "recorded late: an earlier completion than one already recorded");
+    directory_copy_text(obligation.reason, sizeof(obligation.reason), reason);
     return store_obligation_insert(obligations->writer, &obligation);
 }
 
@@ -623,7 +618,9 @@ complete_recurring(struct obligations *obligations, const struct dir_staff *staf
     if (same)
         goto done; /* the same completion again */
     if (last != STORE_NO_DAY && day <= last) {
-        r = record_history(obligations, staff->staff_id, kind, item, NULL, day);
+        /* Arrived after a later one: kept in the history, changing nothing else. */
+        r = record_completed(obligations, staff->staff_id, kind, item, 0, day,
+                             "recorded late: an earlier completion than one already recorded");
         goto done;
     }
     if (open) {
@@ -632,16 +629,9 @@ complete_recurring(struct obligations *obligations, const struct dir_staff *staf
         if (r < 0)
             goto done;
     } else {
-        struct obligation history;
-        obligation_init(obligations, &history, staff->staff_id, kind, day);
-        directory_copy_text(history.item, sizeof(history.item), item);
-        history.occurrence = ++occurrence;
-        history.state = OBLIGATION_COMPLETED;
-        history.closed_day = day;
-        history.target_day = day;
-        directory_copy_text(history.reason, sizeof(history.reason),
-                            outcome ? outcome : "completed");
-        r = store_obligation_insert(obligations->writer, &history);
+        /* Nothing was open (the kind did not apply): the completion is still kept. */
+        r = record_completed(obligations, staff->staff_id, kind, item, ++occurrence, day,
+                             outcome ? outcome : "completed");
         if (r < 0)
             goto done;
     }
@@ -1670,10 +1660,7 @@ take_action(struct obligations *obligations, struct obligation *obligation)
          */
         struct schedule_progress after = progress;
         struct schedule_action following;
-        if (action.type == SCHEDULE_REMINDER)
-            after.reminders_done |= 1u << action.index;
-        else
-            after.escalations_done = action.index + 1;
+        schedule_mark_done(&after, &action);
         schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &after,
                       &following);
         bool superseded = following.type != SCHEDULE_NONE && following.at_ms <= obligations->now_ms;
@@ -1689,10 +1676,7 @@ take_action(struct obligations *obligations, struct obligation *obligation)
         }
         if (r < 0)
             return r;
-        if (action.type == SCHEDULE_REMINDER)
-            progress.reminders_done |= 1u << action.index;
-        else
-            progress.escalations_done = action.index + 1;
+        schedule_mark_done(&progress, &action);
         schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &progress,
                       &action);
     }

@@ -373,3 +373,12 @@ schedule_skip_passed(const struct kind *kind, const struct work_calendar *calend
         latest = index;
     }
 }
+
+void
+schedule_mark_done(struct schedule_progress *progress, const struct schedule_action *action)
+{
+    if (action->type == SCHEDULE_REMINDER)
+        progress->reminders_done |= 1u << action->index;
+    else if (action->type == SCHEDULE_ESCALATION)
+        progress->escalations_done = action->index + 1;
+}

@@ -99,6 +99,9 @@ struct schedule_action {
     int days_overdue; /* escalation: day - target, as of the day it goes out */
 };
 
+/* Records action (as schedule_next() gave it) as done in *progress. */
+void schedule_mark_done(struct schedule_progress *progress, const struct schedule_action *action);
+
 /*
  * The next action of an obligation with this target date and progress, into
  * *out (type SCHEDULE_NONE when nothing is left: no more reminders and no

@@ -34,6 +34,7 @@ enum statement {
     ST_STAFF_WITH_MANAGER,
     ST_TEAMS_WITH_PARENT,
     ST_TEAMS_WITH_MANAGER,
+    ST_STAFF_WITH_ROLE,
     ST_COUNT
 };
 
@@ -80,6 +81,9 @@ static const char *const statement_sql[ST_COUNT] = {
                               "left_date IS NULL ORDER BY name, staff_id",
     [ST_TEAMS_WITH_PARENT] = "SELECT " TEAM_COLUMNS " FROM teams WHERE parent_id = ? ORDER BY "
                              "name, team_id",
+    /* No index on role (it would cost every role change a write): callers keep what it found. */
+    [ST_STAFF_WITH_ROLE] = "SELECT " STAFF_COLUMNS " FROM staff WHERE role = ?1 AND left_date IS "
+                           "NULL ORDER BY staff_id LIMIT ?2",
     [ST_TEAMS_WITH_MANAGER] = "SELECT " TEAM_COLUMNS " FROM teams WHERE manager_id = ? ORDER BY "
                               "name, team_id",
 };
@@ -669,7 +673,7 @@ read_team(sqlite3_stmt *stmt, struct dir_team *out)
 }
 
 static int query_rows(struct store *store, enum statement which, const char *key,
-                      int (*on_row)(sqlite3_stmt *stmt, void *context), void *context);
+                      store_row_cb on_row, void *context);
 
 /* Row handlers for the look-ups of one record: copy it, and stop. */
 static int
@@ -882,15 +886,11 @@ store_counters_get(struct store *store, struct store_counters *out)
     return r;
 }
 
-/* Runs a query keyed by one text value, handing each row to on_row until it returns non-zero. */
-static int
-query_rows(struct store *store, enum statement which, const char *key,
-           int (*on_row)(sqlite3_stmt *stmt, void *context), void *context)
+int
+store_step_rows(sqlite3_stmt *stmt, store_row_cb on_row, void *context)
 {
-    sqlite3_stmt *stmt = store->statements[which];
     int rc, r = 0;
 
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         r = on_row(stmt, context);
         if (r != 0)
@@ -901,6 +901,17 @@ query_rows(struct store *store, enum statement which, const char *key,
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return r;
+}
+
+/* Runs a query keyed by one text value, handing each row to on_row until it returns non-zero. */
+static int
+query_rows(struct store *store, enum statement which, const char *key, store_row_cb on_row,
+           void *context)
+{
+    sqlite3_stmt *stmt = store->statements[which];
+
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    return store_step_rows(stmt, on_row, context);
 }
 
 struct staff_visitor {
@@ -963,6 +974,18 @@ store_staff_with_manager(struct store *store, const char *manager_id, store_staf
                          void *context)
 {
     return query_staff(store, ST_STAFF_WITH_MANAGER, manager_id, visit, context);
+}
+
+int
+store_staff_with_role(struct store *store, const char *role, int limit, store_staff_visit visit,
+                      void *context)
+{
+    sqlite3_stmt *stmt = store->statements[ST_STAFF_WITH_ROLE];
+    struct staff_visitor visitor = {visit, context};
+
+    sqlite3_bind_text(stmt, 1, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, limit);
+    return store_step_rows(stmt, staff_row, &visitor);
 }
 
 int

@@ -28,6 +28,14 @@ struct store {
 /* SQLite's result code as 0 or a negative errno-style code. */
 int store_map_error(int code);
 
+/*
+ * Steps a bound statement, handing each row to on_row until it returns
+ * non-zero, which is then returned (0 when the rows ran out, or the mapped
+ * error); the statement is reset and its bindings cleared.
+ */
+typedef int (*store_row_cb)(sqlite3_stmt *stmt, void *context);
+int store_step_rows(sqlite3_stmt *stmt, store_row_cb on_row, void *context);
+
 /* Runs a statement that returns no rows, then resets it and clears its bindings. */
 int store_step_done(sqlite3_stmt *stmt);
 

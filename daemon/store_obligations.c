@@ -36,7 +36,6 @@ enum lazy {
     L_CONCERN_PUT,
     L_ACTION_GET,
     L_ACTION_PUT,
-    L_STAFF_WITH_ROLE,
     L_COUNT
 };
 
@@ -49,10 +48,6 @@ _Static_assert(L_COUNT <= STORE_LAZY_MAX, "struct store holds STORE_LAZY_MAX laz
 #define NOTE_COLUMNS                                                                               \
     "seq, created_ms, planned_ms, type, recipient_id, obligation_id, action, staff_id, kind, "     \
     "item, step, due_day, booked_day, days_overdue, level, text, policy, acked_ms, acked_by"
-#define STAFF_COLUMNS                                                                              \
-    "staff_id, name, role, team_id, manager_id, start_date, email, registration_body, "            \
-    "registration_number, registration_renewal, left_date"
-
 static const char *const lazy_sql[L_COUNT] = {
     [L_OB_INSERT] = "INSERT INTO obligations (" OB_COLUMNS ") VALUES (NULL, ?2, ?3, ?4, ?5, ?6, "
                     "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
@@ -106,8 +101,6 @@ static const char *const lazy_sql[L_COUNT] = {
                       "closed_day, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
     [L_ACTION_GET] = "SELECT obligation_id FROM actions WHERE action_id = ?1",
     [L_ACTION_PUT] = "INSERT OR REPLACE INTO actions (action_id, obligation_id) VALUES (?1, ?2)",
-    [L_STAFF_WITH_ROLE] = "SELECT " STAFF_COLUMNS " FROM staff WHERE role = ?1 AND left_date IS "
-                          "NULL ORDER BY staff_id LIMIT ?2",
 };
 
 static sqlite3_stmt *
@@ -247,24 +240,29 @@ store_obligation_update(struct store *store, const struct obligation *obligation
     return r;
 }
 
+/* Hands one obligation row to the caller's visitor. */
+struct obligation_visitor {
+    store_obligation_visit visit;
+    void *context;
+};
+
+static int
+obligation_row(sqlite3_stmt *stmt, void *context)
+{
+    struct obligation_visitor *visitor = context;
+    struct obligation obligation;
+
+    read_obligation(stmt, &obligation);
+    return visitor->visit(visitor->context, &obligation);
+}
+
 /* Steps stmt (already bound), visiting each obligation until visit returns non-zero. */
 static int
 visit_obligations(sqlite3_stmt *stmt, store_obligation_visit visit, void *context)
 {
-    struct obligation obligation;
-    int rc, r = 0;
+    struct obligation_visitor visitor = {visit, context};
 
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        read_obligation(stmt, &obligation);
-        r = visit(context, &obligation);
-        if (r != 0)
-            break;
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return store_step_rows(stmt, obligation_row, &visitor);
 }
 
 static int
@@ -411,13 +409,27 @@ read_notification(sqlite3_stmt *stmt, struct notification *n)
     column_text(stmt, 18, n->acked_by, sizeof(n->acked_by));
 }
 
+struct notification_visitor {
+    store_notification_visit visit;
+    void *context;
+};
+
+static int
+notification_row(sqlite3_stmt *stmt, void *context)
+{
+    struct notification_visitor *visitor = context;
+    struct notification notification;
+
+    read_notification(stmt, &notification);
+    return visitor->visit(visitor->context, &notification);
+}
+
 int
 store_notifications_after(struct store *store, int64_t after, int limit, const char *recipient_id,
                           store_notification_visit visit, void *context)
 {
     sqlite3_stmt *stmt = lazy(store, recipient_id ? L_NOTE_AFTER_FOR : L_NOTE_AFTER);
-    struct notification notification;
-    int rc, r = 0;
+    struct notification_visitor visitor = {visit, context};
 
     if (stmt == NULL)
         return -EIO;
@@ -425,17 +437,7 @@ store_notifications_after(struct store *store, int64_t after, int limit, const c
     sqlite3_bind_int(stmt, 2, limit);
     if (recipient_id)
         sqlite3_bind_text(stmt, 3, recipient_id, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        read_notification(stmt, &notification);
-        r = visit(context, &notification);
-        if (r != 0)
-            break;
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return store_step_rows(stmt, notification_row, &visitor);
 }
 
 int
@@ -496,6 +498,20 @@ store_missed_insert(struct store *store, int64_t obligation_id, int action, int6
     return store_step_done(stmt);
 }
 
+/* Reads the one row keyed by the text key into out with copy_row: 0, -ENOENT, or an error. */
+static int
+get_by_text(struct store *store, enum lazy which, const char *key, store_row_cb copy_row, void *out)
+{
+    sqlite3_stmt *stmt = lazy(store, which);
+    int r;
+
+    if (stmt == NULL)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    r = store_step_rows(stmt, copy_row, out);
+    return r == 1 ? 0 : r == 0 ? -ENOENT : r;
+}
+
 static void
 read_absence(sqlite3_stmt *stmt, struct absence *out)
 {
@@ -506,22 +522,17 @@ read_absence(sqlite3_stmt *stmt, struct absence *out)
     out->end_day = column_day(stmt, 4);
 }
 
+static int
+copy_absence_row(sqlite3_stmt *stmt, void *out)
+{
+    read_absence(stmt, out);
+    return 1;
+}
+
 int
 store_absence_get(struct store *store, const char *absence_id, struct absence *out)
 {
-    sqlite3_stmt *stmt = lazy(store, L_ABSENCE_GET);
-    int rc, r;
-
-    if (stmt == NULL)
-        return -EIO;
-    sqlite3_bind_text(stmt, 1, absence_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        read_absence(stmt, out);
-    r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return get_by_text(store, L_ABSENCE_GET, absence_id, copy_absence_row, out);
 }
 
 int
@@ -539,12 +550,19 @@ store_absence_put(struct store *store, const struct absence *absence)
     return store_step_done(stmt);
 }
 
+static int
+found_row(sqlite3_stmt *stmt, void *context)
+{
+    (void)stmt;
+    (void)context;
+    return 1;
+}
+
 int
 store_absence_overlaps(struct store *store, const char *staff_id, const char *absence_id,
                        int64_t start_day, int64_t end_day)
 {
     sqlite3_stmt *stmt = lazy(store, L_ABSENCE_OVERLAPS);
-    int rc, r;
 
     if (stmt == NULL)
         return -EIO;
@@ -552,11 +570,22 @@ store_absence_overlaps(struct store *store, const char *staff_id, const char *ab
     sqlite3_bind_text(stmt, 2, absence_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 3, start_day);
     sqlite3_bind_int64(stmt, 4, end_day == STORE_NO_DAY ? INT64_MAX : end_day);
-    rc = sqlite3_step(stmt);
-    r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return store_step_rows(stmt, found_row, NULL);
+}
+
+struct absence_visitor {
+    int (*visit)(void *context, const struct absence *absence);
+    void *context;
+};
+
+static int
+absence_row(sqlite3_stmt *stmt, void *context)
+{
+    struct absence_visitor *visitor = context;
+    struct absence absence;
+
+    read_absence(stmt, &absence);
+    return visitor->visit(visitor->context, &absence);
 }
 
 int
@@ -564,45 +593,30 @@ store_absences_of(struct store *store, const char *staff_id,
                   int (*visit)(void *context, const struct absence *absence), void *context)
 {
     sqlite3_stmt *stmt = lazy(store, L_ABSENCES_OF);
-    struct absence absence;
-    int rc, r = 0;
+    struct absence_visitor visitor = {visit, context};
 
     if (stmt == NULL)
         return -EIO;
     sqlite3_bind_text(stmt, 1, staff_id, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        read_absence(stmt, &absence);
-        r = visit(context, &absence);
-        if (r != 0)
-            break;
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return store_step_rows(stmt, absence_row, &visitor);
+}
+
+static int
+copy_concern_row(sqlite3_stmt *stmt, void *context)
+{
+    struct concern *out = context;
+
+    column_text(stmt, 0, out->concern_id, sizeof(out->concern_id));
+    column_text(stmt, 1, out->staff_id, sizeof(out->staff_id));
+    out->opened_day = sqlite3_column_int64(stmt, 2);
+    out->closed_day = column_day(stmt, 3);
+    return 1;
 }
 
 int
 store_concern_get(struct store *store, const char *concern_id, struct concern *out)
 {
-    sqlite3_stmt *stmt = lazy(store, L_CONCERN_GET);
-    int rc, r;
-
-    if (stmt == NULL)
-        return -EIO;
-    sqlite3_bind_text(stmt, 1, concern_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        column_text(stmt, 0, out->concern_id, sizeof(out->concern_id));
-        column_text(stmt, 1, out->staff_id, sizeof(out->staff_id));
-        out->opened_day = sqlite3_column_int64(stmt, 2);
-        out->closed_day = column_day(stmt, 3);
-    }
-    r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return get_by_text(store, L_CONCERN_GET, concern_id, copy_concern_row, out);
 }
 
 int
@@ -620,22 +634,17 @@ store_concern_put(struct store *store, const struct concern *concern, const char
     return store_step_done(stmt);
 }
 
+static int
+copy_action_row(sqlite3_stmt *stmt, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(stmt, 0);
+    return 1;
+}
+
 int
 store_action_get(struct store *store, const char *action_id, int64_t *obligation_id)
 {
-    sqlite3_stmt *stmt = lazy(store, L_ACTION_GET);
-    int rc, r;
-
-    if (stmt == NULL)
-        return -EIO;
-    sqlite3_bind_text(stmt, 1, action_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *obligation_id = sqlite3_column_int64(stmt, 0);
-    r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
+    return get_by_text(store, L_ACTION_GET, action_id, copy_action_row, obligation_id);
 }
 
 int
@@ -648,34 +657,4 @@ store_action_put(struct store *store, const char *action_id, int64_t obligation_
     sqlite3_bind_text(stmt, 1, action_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, obligation_id);
     return store_step_done(stmt);
-}
-
-int
-store_staff_with_role(struct store *store, const char *role, int limit, store_staff_visit visit,
-                      void *context)
-{
-    sqlite3_stmt *stmt = lazy(store, L_STAFF_WITH_ROLE);
-    struct dir_staff staff;
-    int rc, r = 0;
-
-    if (stmt == NULL)
-        return -EIO;
-    sqlite3_bind_text(stmt, 1, role, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, limit);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        memset(&staff, 0, sizeof(staff));
-        column_text(stmt, 0, staff.staff_id, sizeof(staff.staff_id));
-        column_text(stmt, 1, staff.name, sizeof(staff.name));
-        column_text(stmt, 2, staff.role, sizeof(staff.role));
-        column_text(stmt, 3, staff.team_id, sizeof(staff.team_id));
-        column_text(stmt, 4, staff.manager_id, sizeof(staff.manager_id));
-        r = visit(context, &staff);
-        if (r != 0)
-            break;
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = store_map_error(rc);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return r;
 }

@@ -956,6 +956,24 @@ test_skip_passed_years_overdue(void **state)
     EXPECT_ESCALATION(&s, 118, 2, DAY(2026, 4, 2), UTC(2026, 4, 2, 8, 0), 822);
 }
 
+static void
+test_mark_done(void **state)
+{
+    struct schedule_progress progress = {0, 0};
+    struct schedule_action reminder = {.type = SCHEDULE_REMINDER, .index = 2};
+    struct schedule_action escalation = {.type = SCHEDULE_ESCALATION, .index = 4};
+    struct schedule_action none = {.type = SCHEDULE_NONE, .index = 7};
+
+    (void)state;
+    schedule_mark_done(&progress, &reminder);
+    assert_int_equal(progress.reminders_done, 4); /* bit 2 */
+    schedule_mark_done(&progress, &escalation);
+    assert_int_equal(progress.escalations_done, 5); /* 0 .. 4 went out */
+    schedule_mark_done(&progress, &none);
+    assert_int_equal(progress.reminders_done, 4);
+    assert_int_equal(progress.escalations_done, 5);
+}
+
 int
 main(void)
 {
@@ -987,6 +1005,7 @@ main(void)
         cmocka_unit_test(test_skip_passed_on_the_due_day),
         cmocka_unit_test(test_skip_passed_twenty_days_overdue),
         cmocka_unit_test(test_skip_passed_years_overdue),
+        cmocka_unit_test(test_mark_done),
     };
 
     use_zone("Europe/London");
