@@ -43,11 +43,10 @@ api_send_error(struct daemon *daemon, const struct bus_route *route, const cJSON
     api_send_reply(daemon, route, wire_reply_error(id, code, message));
 }
 
-/* Adds name: text, or null when text is empty. */
-static void
-add_optional(cJSON *object, const char *name, const char *text)
+void
+api_add_optional(cJSON *object, const char *name, const char *text)
 {
-    if (text[0] == '\0')
+    if (text == NULL || text[0] == '\0')
         cJSON_AddNullToObject(object, name);
     else
         cJSON_AddStringToObject(object, name, text);
@@ -157,13 +156,13 @@ staff_json(const struct dir_staff *staff, const char *manager_id, enum dir_via v
     cJSON_AddStringToObject(object, "role", staff->role);
     cJSON_AddStringToObject(object, "team_id", staff->team_id);
     cJSON_AddStringToObject(object, "start_date", staff->start_date);
-    add_optional(object, "email", staff->email);
-    add_optional(object, "manager_id", manager_id);
+    api_add_optional(object, "email", staff->email);
+    api_add_optional(object, "manager_id", manager_id);
     if (directory_via_name(via))
         cJSON_AddStringToObject(object, "manager_via", directory_via_name(via));
     else
         cJSON_AddNullToObject(object, "manager_via");
-    add_optional(object, "left_date", staff->left_date);
+    api_add_optional(object, "left_date", staff->left_date);
     cJSON_AddStringToObject(object, "status", staff->left_date[0] ? "left" : "active");
     if (staff->registration_body[0]) {
         cJSON *registration = cJSON_AddObjectToObject(object, "registration");
@@ -265,8 +264,8 @@ add_member(void *context, const struct dir_staff *staff)
     cJSON_AddStringToObject(member, "staff_id", staff->staff_id);
     cJSON_AddStringToObject(member, "name", staff->name);
     cJSON_AddStringToObject(member, "role", staff->role);
-    add_optional(member, "manager_id", manager_id);
-    add_optional(member, "manager_via", via == DIR_VIA_NONE ? "" : directory_via_name(via));
+    api_add_optional(member, "manager_id", manager_id);
+    api_add_optional(member, "manager_via", via == DIR_VIA_NONE ? "" : directory_via_name(via));
     cJSON_AddItemToArray(listing->members, member);
     return 0;
 }
@@ -278,7 +277,7 @@ add_sub_team(void *context, const struct dir_team *team)
 
     cJSON_AddStringToObject(sub, "team_id", team->team_id);
     cJSON_AddStringToObject(sub, "name", team->name);
-    add_optional(sub, "manager_id", team->manager_id);
+    api_add_optional(sub, "manager_id", team->manager_id);
     cJSON_AddItemToArray(context, sub);
     return 0;
 }
@@ -305,9 +304,9 @@ op_team(struct daemon *daemon, const struct bus_route *route, const cJSON *reque
     if (r == -ENOENT)
         memset(&team, 0, sizeof(team));
     cJSON_AddStringToObject(object, "team_id", team_id);
-    add_optional(object, "name", team.name);
-    add_optional(object, "parent_id", team.parent_id);
-    add_optional(object, "manager_id", team.manager_id);
+    api_add_optional(object, "name", team.name);
+    api_add_optional(object, "parent_id", team.parent_id);
+    api_add_optional(object, "manager_id", team.manager_id);
     cJSON_AddBoolToObject(object, "known", r == 0);
     struct team_listing listing = {.members = members};
     store_directory_source(daemon->reader, &listing.source);

@@ -18,6 +18,9 @@
 /* Serialises and sends a reply (owned: freed here). */
 void api_send_reply(struct daemon *daemon, const struct bus_route *route, cJSON *reply);
 
+/* Adds name: text to object, or name: null when text is NULL or empty. */
+void api_add_optional(cJSON *object, const char *name, const char *text);
+
 /* Sends an error reply with a stable code and a sentence, and counts it as refused. */
 void api_send_error(struct daemon *daemon, const struct bus_route *route, const cJSON *id,
                     const char *code, const char *message);

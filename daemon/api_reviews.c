@@ -47,15 +47,6 @@ add_day(cJSON *object, const char *name, int64_t day)
     cJSON_AddStringToObject(object, name, text);
 }
 
-static void
-add_text_or_null(cJSON *object, const char *name, const char *text)
-{
-    if (text[0] == '\0')
-        cJSON_AddNullToObject(object, name);
-    else
-        cJSON_AddStringToObject(object, name, text);
-}
-
 /*
  * Reads an optional integer field into *out (default when absent).  Replies
  * bad_request and returns false when it is not a whole number in [min, max].
@@ -115,8 +106,8 @@ obligation_json(struct daemon *daemon, const struct obligation *o, const char *n
         cJSON_AddStringToObject(object, "name", name);
     cJSON_AddStringToObject(object, "kind", o->kind);
     cJSON_AddStringToObject(object, "what", what);
-    add_text_or_null(object, "item", o->item);
-    add_text_or_null(object, "step", o->step);
+    api_add_optional(object, "item", o->item);
+    api_add_optional(object, "step", o->step);
     add_day(object, "due", o->due_day);
     add_day(object, "booked", o->booked_day);
     cJSON_AddStringToObject(object, "state", store_obligation_state_name(o->state));
@@ -125,9 +116,9 @@ obligation_json(struct daemon *daemon, const struct obligation *o, const char *n
         cJSON_AddNumberToObject(object, "days_overdue", (double)(now - o->target_day));
     else if (o->state == OBLIGATION_OPEN)
         cJSON_AddNumberToObject(object, "days_until_due", (double)(o->target_day - now));
-    add_text_or_null(object, "responsible_id", o->responsible_id);
+    api_add_optional(object, "responsible_id", o->responsible_id);
     add_day(object, "closed", o->closed_day);
-    add_text_or_null(object, "reason", o->reason);
+    api_add_optional(object, "reason", o->reason);
     if (o->next_ms != 0) {
         char when[32];
         timefmt_format_rfc3339(o->next_ms, when, sizeof(when));
@@ -434,7 +425,7 @@ api_op_person(struct daemon *daemon, const struct bus_route *route, const cJSON 
     cJSON_AddStringToObject(person, "role", staff.role);
     cJSON_AddStringToObject(person, "team_id", staff.team_id);
     cJSON_AddStringToObject(person, "start_date", staff.start_date);
-    add_text_or_null(person, "left_date", staff.left_date);
+    api_add_optional(person, "left_date", staff.left_date);
     listing.array = cJSON_AddArrayToObject(reply, "obligations");
     r = store_obligations_of(daemon->reader, staff_id, NULL, NULL, false, add_person_obligation,
                              &listing);
@@ -460,8 +451,8 @@ add_notification(void *context, const struct notification *n)
     cJSON_AddStringToObject(object, "recipient_id", n->recipient_id);
     cJSON_AddStringToObject(object, "staff_id", n->staff_id);
     cJSON_AddStringToObject(object, "kind", n->kind);
-    add_text_or_null(object, "item", n->item);
-    add_text_or_null(object, "step", n->step);
+    api_add_optional(object, "item", n->item);
+    api_add_optional(object, "step", n->step);
     add_day(object, "due", n->due_day);
     add_day(object, "booked", n->booked_day);
     cJSON_AddNumberToObject(object, "days_overdue", n->days_overdue);
@@ -471,11 +462,11 @@ add_notification(void *context, const struct notification *n)
     timefmt_format_rfc3339(n->created_ms, when, sizeof(when));
     cJSON_AddStringToObject(object, "created_at", when);
     cJSON_AddStringToObject(object, "text", n->text);
-    add_text_or_null(object, "policy", n->policy);
+    api_add_optional(object, "policy", n->policy);
     if (n->acked_ms != 0) {
         timefmt_format_rfc3339(n->acked_ms, when, sizeof(when));
         cJSON_AddStringToObject(object, "acked_at", when);
-        add_text_or_null(object, "acked_by", n->acked_by);
+        api_add_optional(object, "acked_by", n->acked_by);
     } else {
         cJSON_AddNullToObject(object, "acked_at");
     }

@@ -130,8 +130,8 @@ timezone_exists(const char *name)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
 }
 
-static const char *
-type_name(int type)
+const char *
+config_type_name(int type)
 {
     switch (type) {
     case CONFIG_TYPE_GROUP:
@@ -332,7 +332,7 @@ check_group(struct config *out, config_setting_t *group, const char *prefix, con
             type = CONFIG_TYPE_INT;
         if (type != expected_type(spec->kind)) {
             add_error(errors, where, line, "%s: must be %s, not %s", path,
-                      expected_name(spec->kind), type_name(config_setting_type(setting)));
+                      expected_name(spec->kind), config_type_name(config_setting_type(setting)));
             continue;
         }
         if (spec->kind == KEY_GROUP)

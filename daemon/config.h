@@ -56,6 +56,9 @@ void config_add_error(struct config_errors *errors, const char *file, int line, 
  */
 int config_load(const char *path, struct config *out, struct config_errors *errors);
 
+/* How a libconfig value type reads in a message: "a string", "an integer", ... */
+const char *config_type_name(int type);
+
 /* Releases what config_load() filled in; accepts a zeroed or half-built struct. */
 void config_free(struct config *config);
 

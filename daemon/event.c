@@ -131,8 +131,8 @@ static const struct type_spec types[EVENT_TYPE_COUNT] = {
     [EVENT_KPI_OBSERVED] = {"kpi.observed", false, false, {{NULL, 0, false, false}}},
 };
 
-static int __attribute__((format(printf, 3, 4)))
-reject(struct event_error *error, const char *code, const char *fmt, ...)
+int
+event_reject(struct event_error *error, const char *code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -184,14 +184,14 @@ check_attribute(const cJSON *json, const char *name, const char **out, struct ev
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, name);
 
     if (item == NULL)
-        return reject(error, "missing_attribute", "the event has no \"%s\" attribute", name);
+        return event_reject(error, "missing_attribute", "the event has no \"%s\" attribute", name);
     if (!cJSON_IsString(item))
-        return reject(error, "bad_attribute", "\"%s\" must be a string", name);
+        return event_reject(error, "bad_attribute", "\"%s\" must be a string", name);
     if (item->valuestring[0] == '\0')
-        return reject(error, "bad_attribute", "\"%s\" must not be empty", name);
+        return event_reject(error, "bad_attribute", "\"%s\" must not be empty", name);
     if (strlen(item->valuestring) > EVENT_ATTRIBUTE_MAX)
-        return reject(error, "bad_attribute", "\"%s\" is longer than %d bytes", name,
-                      EVENT_ATTRIBUTE_MAX);
+        return event_reject(error, "bad_attribute", "\"%s\" is longer than %d bytes", name,
+                            EVENT_ATTRIBUTE_MAX);
     *out = item->valuestring;
     return 0;
 }
@@ -202,13 +202,13 @@ check_date_text(const char *type, const char *name, const cJSON *item, struct ev
     struct civil_date date;
 
     if (!cJSON_IsString(item))
-        return reject(error, "bad_field", "%s: \"%s\" must be a date written YYYY-MM-DD", type,
-                      name);
+        return event_reject(error, "bad_field", "%s: \"%s\" must be a date written YYYY-MM-DD",
+                            type, name);
     if (timefmt_parse_date(item->valuestring, &date) < 0)
-        return reject(error, "bad_date",
-                      "%s: \"%s\" is \"%.40s\", which is not a real date "
-                      "written YYYY-MM-DD",
-                      type, name, item->valuestring);
+        return event_reject(error, "bad_date",
+                            "%s: \"%s\" is \"%.40s\", which is not a real date "
+                            "written YYYY-MM-DD",
+                            type, name, item->valuestring);
     return 0;
 }
 
@@ -217,13 +217,15 @@ check_text(const char *type, const char *name, const cJSON *item, size_t max,
            struct event_error *error)
 {
     if (!cJSON_IsString(item))
-        return reject(error, "bad_field", "%s: \"%s\" must be a string", type, name);
+        return event_reject(error, "bad_field", "%s: \"%s\" must be a string", type, name);
     if (item->valuestring[0] == '\0')
-        return reject(error, "bad_field", "%s: \"%s\" must not be empty", type, name);
+        return event_reject(error, "bad_field", "%s: \"%s\" must not be empty", type, name);
     if (strlen(item->valuestring) > max)
-        return reject(error, "bad_field", "%s: \"%s\" is longer than %zu bytes", type, name, max);
+        return event_reject(error, "bad_field", "%s: \"%s\" is longer than %zu bytes", type, name,
+                            max);
     if (has_control_characters(item->valuestring))
-        return reject(error, "bad_field", "%s: \"%s\" contains control characters", type, name);
+        return event_reject(error, "bad_field", "%s: \"%s\" contains control characters", type,
+                            name);
     return 0;
 }
 
@@ -245,7 +247,7 @@ check_field(const char *type, const struct field_spec *field, const cJSON *item,
         const char *at = strchr(item->valuestring, '@');
         if (at == NULL || at == item->valuestring || at[1] == '\0' || strchr(at + 1, '@') ||
             strchr(item->valuestring, ' '))
-            return reject(error, "bad_field", "%s: \"email\" is not an email address", type);
+            return event_reject(error, "bad_field", "%s: \"email\" is not an email address", type);
         return 0;
     }
     case FIELD_REGISTRATION: {
@@ -253,15 +255,15 @@ check_field(const char *type, const struct field_spec *field, const cJSON *item,
                                                   {"number", FIELD_TEXT, true, false},
                                                   {"renewal_date", FIELD_DATE, true, false}};
         if (!cJSON_IsObject(item))
-            return reject(error, "bad_field",
-                          "%s: \"registration\" must be an object with body, number and "
-                          "renewal_date",
-                          type);
+            return event_reject(error, "bad_field",
+                                "%s: \"registration\" must be an object with body, number and "
+                                "renewal_date",
+                                type);
         for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
             const cJSON *part = cJSON_GetObjectItemCaseSensitive(item, parts[i].name);
             if (part == NULL)
-                return reject(error, "missing_field", "%s: \"registration\" has no \"%s\"", type,
-                              parts[i].name);
+                return event_reject(error, "missing_field", "%s: \"registration\" has no \"%s\"",
+                                    type, parts[i].name);
             int r = check_field(type, &parts[i], part, error);
             if (r < 0)
                 return r;
@@ -278,22 +280,22 @@ check_data(const struct type_spec *spec, const cJSON *data, struct event_error *
     int changes = 0;
 
     if (!cJSON_IsObject(data))
-        return reject(error, "bad_attribute", "\"data\" must be a JSON object");
+        return event_reject(error, "bad_attribute", "\"data\" must be a JSON object");
     for (int i = 0; i < FIELDS_MAX && spec->fields[i].name; i++) {
         const struct field_spec *field = &spec->fields[i];
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(data, field->name);
 
         if (item == NULL) {
             if (field->required)
-                return reject(error, "missing_field", "%s: data has no \"%s\"", spec->name,
-                              field->name);
+                return event_reject(error, "missing_field", "%s: data has no \"%s\"", spec->name,
+                                    field->name);
             continue;
         }
         if (cJSON_IsNull(item)) {
             if (!field->nullable)
-                return reject(error, "bad_field",
-                              "%s: \"%s\" cannot be null: every record must have one", spec->name,
-                              field->name);
+                return event_reject(error, "bad_field",
+                                    "%s: \"%s\" cannot be null: every record must have one",
+                                    spec->name, field->name);
             changes++; /* null clears an optional field */
             continue;
         }
@@ -304,7 +306,8 @@ check_data(const struct type_spec *spec, const cJSON *data, struct event_error *
             changes++;
     }
     if (spec->any_of && changes == 0)
-        return reject(error, "missing_field", "%s: data names no field to change", spec->name);
+        return event_reject(error, "missing_field", "%s: data names no field to change",
+                            spec->name);
     return 0;
 }
 
@@ -316,13 +319,13 @@ event_validate(const cJSON *json, struct event *out, struct event_error *error)
     int r;
 
     if (!cJSON_IsObject(json))
-        return reject(error, "not_object", "an event must be a JSON object");
+        return event_reject(error, "not_object", "an event must be a JSON object");
     if ((r = check_attribute(json, "specversion", &specversion, error)) < 0)
         return r;
     if (strcmp(specversion, "1.0") != 0)
-        return reject(error, "bad_specversion",
-                      "\"specversion\" is \"%.20s\"; this daemon speaks CloudEvents \"1.0\"",
-                      specversion);
+        return event_reject(error, "bad_specversion",
+                            "\"specversion\" is \"%.20s\"; this daemon speaks CloudEvents \"1.0\"",
+                            specversion);
     if ((r = check_attribute(json, "id", &out->id, error)) < 0 ||
         (r = check_attribute(json, "source", &out->source, error)) < 0 ||
         (r = check_attribute(json, "type", &type_name, error)) < 0)
@@ -333,26 +336,26 @@ event_validate(const cJSON *json, struct event *out, struct event_error *error)
         if (strcmp(types[i].name, type_name) == 0)
             out->type = (enum event_type)i;
     if (out->type == EVENT_TYPE_COUNT)
-        return reject(error, "unknown_type", "\"%.60s\" is not an event type carehub knows",
-                      type_name);
+        return event_reject(error, "unknown_type", "\"%.60s\" is not an event type carehub knows",
+                            type_name);
 
     out->has_time = false;
     time = cJSON_GetObjectItemCaseSensitive(json, "time");
     if (time != NULL) {
         if (!cJSON_IsString(time) || timefmt_parse_rfc3339(time->valuestring, &out->time_ms) < 0)
-            return reject(error, "bad_time",
-                          "\"time\" must be an RFC 3339 timestamp such as "
-                          "\"2026-03-29T09:00:00Z\"");
+            return event_reject(error, "bad_time",
+                                "\"time\" must be an RFC 3339 timestamp such as "
+                                "\"2026-03-29T09:00:00Z\"");
         out->has_time = true;
     }
 
     if (!types[out->type].handled)
-        return reject(error, "unsupported_type",
-                      "\"%s\" events are recognised but not handled by this version yet",
-                      types[out->type].name);
+        return event_reject(error, "unsupported_type",
+                            "\"%s\" events are recognised but not handled by this version yet",
+                            types[out->type].name);
 
     out->data = cJSON_GetObjectItemCaseSensitive(json, "data");
     if (out->data == NULL)
-        return reject(error, "missing_attribute", "the event has no \"data\" attribute");
+        return event_reject(error, "missing_attribute", "the event has no \"data\" attribute");
     return check_data(&types[out->type], out->data, error);
 }

@@ -61,6 +61,10 @@ struct event {
  */
 int event_validate(const cJSON *json, struct event *out, struct event_error *error);
 
+/* Fills *error with a stable code and a sentence; returns -EINVAL. */
+int event_reject(struct event_error *error, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The wire name of a type ("staff.hired"). */
 const char *event_type_name(enum event_type type);
 

@@ -128,30 +128,6 @@ copy_text(struct loader *loader, const char *text)
     return copy;
 }
 
-static const char *
-type_name(int type)
-{
-    switch (type) {
-    case CONFIG_TYPE_GROUP:
-        return "a group";
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        return "an integer";
-    case CONFIG_TYPE_FLOAT:
-        return "a number with a fraction";
-    case CONFIG_TYPE_STRING:
-        return "a string";
-    case CONFIG_TYPE_BOOL:
-        return "true or false";
-    case CONFIG_TYPE_ARRAY:
-        return "an array";
-    case CONFIG_TYPE_LIST:
-        return "a list";
-    default:
-        return "an unknown kind of value";
-    }
-}
-
 /* True when setting is of type (a 64-bit integer counts as an integer); else reports it. */
 static bool
 check_type(struct loader *loader, const config_setting_t *setting, const char *path, int type,
@@ -164,7 +140,7 @@ check_type(struct loader *loader, const config_setting_t *setting, const char *p
     if (actual == type)
         return true;
     fail(loader, setting, path, "must be %s, not %s", expected,
-         type_name(config_setting_type(setting)));
+         config_type_name(config_setting_type(setting)));
     return false;
 }
 
@@ -176,7 +152,7 @@ check_sequence(struct loader *loader, const config_setting_t *setting, const cha
     if (config_setting_is_array(setting) || config_setting_is_list(setting))
         return true;
     fail(loader, setting, path, "must be %s, not %s", expected,
-         type_name(config_setting_type(setting)));
+         config_type_name(config_setting_type(setting)));
     return false;
 }
 
@@ -1147,55 +1123,83 @@ course_name_at(const void *entries, int i)
     return ((const struct course *)entries)[i].name;
 }
 
+/* How to read the entries of one top-level list ("kinds" or "courses"). */
+struct list_reader {
+    const char *key;      /* "kinds" */
+    const char *what;     /* "kind", for messages */
+    const char *expected; /* what the list should look like */
+    size_t entry_size;
+    void (*read_entry)(struct loader *loader, config_setting_t *setting, int index, void *entry);
+    const char *(*name_at)(const void *entries, int i);
+};
+
+/* Reads a list of groups into a new array of entries; *count is how many it holds. */
+static void *
+read_list(struct loader *loader, config_setting_t *list, const struct list_reader *reader,
+          int *count)
+{
+    int length;
+    char *entries;
+
+    *count = 0;
+    if (!check_sequence(loader, list, reader->key, reader->expected))
+        return NULL;
+    length = config_setting_length(list);
+    if (length > KINDS_MAX) {
+        fail(loader, list, reader->key, "has %d %ss; at most %d are allowed", length, reader->what,
+             KINDS_MAX);
+        length = KINDS_MAX;
+    }
+    if (length == 0)
+        return NULL;
+    entries = calloc((size_t)length, reader->entry_size);
+    if (entries == NULL) {
+        loader->out_of_memory = true;
+        return NULL;
+    }
+    *count = length;
+    for (int i = 0; i < length; i++)
+        reader->read_entry(loader, config_setting_get_elem(list, (unsigned)i), i,
+                           entries + (size_t)i * reader->entry_size);
+    check_unique_names(loader, list, reader->key, reader->what, reader->name_at, entries, length);
+    return entries;
+}
+
+static void
+read_kind_entry(struct loader *loader, config_setting_t *setting, int index, void *entry)
+{
+    read_kind(loader, setting, index, entry);
+}
+
+static void
+read_course_entry(struct loader *loader, config_setting_t *setting, int index, void *entry)
+{
+    read_course(loader, setting, index, entry);
+}
+
 /* Reads the "kinds" list into out->kinds. */
 static void
 read_kinds(struct loader *loader, config_setting_t *list, struct kinds *out)
 {
-    int length;
+    static const struct list_reader reader = {
+        "kinds",         "kind",      "a list of kinds ( { ... }, { ... } )", sizeof(struct kind),
+        read_kind_entry, kind_name_at};
 
-    if (!check_sequence(loader, list, "kinds", "a list of kinds ( { ... }, { ... } )"))
-        return;
-    length = config_setting_length(list);
-    if (length > KINDS_MAX) {
-        fail(loader, list, "kinds", "has %d kinds; at most %d are allowed", length, KINDS_MAX);
-        length = KINDS_MAX;
-    }
-    if (length == 0)
-        return;
-    out->kinds = calloc((size_t)length, sizeof(*out->kinds));
-    if (out->kinds == NULL) {
-        loader->out_of_memory = true;
-        return;
-    }
-    out->kind_count = length;
-    for (int i = 0; i < length; i++)
-        read_kind(loader, config_setting_get_elem(list, (unsigned)i), i, &out->kinds[i]);
-    check_unique_names(loader, list, "kinds", "kind", kind_name_at, out->kinds, length);
+    out->kinds = read_list(loader, list, &reader, &out->kind_count);
 }
 
+/* Reads the "courses" list into out->courses. */
 static void
 read_courses(struct loader *loader, config_setting_t *list, struct kinds *out)
 {
-    int length;
+    static const struct list_reader reader = {"courses",
+                                              "course",
+                                              "a list of courses ( { ... }, { ... } )",
+                                              sizeof(struct course),
+                                              read_course_entry,
+                                              course_name_at};
 
-    if (!check_sequence(loader, list, "courses", "a list of courses ( { ... }, { ... } )"))
-        return;
-    length = config_setting_length(list);
-    if (length > KINDS_MAX) {
-        fail(loader, list, "courses", "has %d courses; at most %d are allowed", length, KINDS_MAX);
-        length = KINDS_MAX;
-    }
-    if (length == 0)
-        return;
-    out->courses = calloc((size_t)length, sizeof(*out->courses));
-    if (out->courses == NULL) {
-        loader->out_of_memory = true;
-        return;
-    }
-    out->course_count = length;
-    for (int i = 0; i < length; i++)
-        read_course(loader, config_setting_get_elem(list, (unsigned)i), i, &out->courses[i]);
-    check_unique_names(loader, list, "courses", "course", course_name_at, out->courses, length);
+    out->courses = read_list(loader, list, &reader, &out->course_count);
 }
 
 /*

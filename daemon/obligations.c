@@ -140,17 +140,8 @@ text_day(const char *text)
     return timefmt_days_from_civil(date.year, date.month, date.day);
 }
 
-static int __attribute__((format(printf, 3, 4)))
-reject(struct event_error *error, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-
-    error->code = code;
-    va_start(ap, fmt);
-    vsnprintf(error->message, sizeof(error->message), fmt, ap);
-    va_end(ap);
-    return 1;
-}
+/* Rejects the event being applied: *error says why, and obligations_apply() returns 1. */
+#define reject(...) (event_reject(__VA_ARGS__), 1)
 
 void
 obligations_format_day(int64_t day, char *buf, size_t size)
@@ -436,6 +427,20 @@ staff_hired(struct obligations *obligations, const struct dir_staff *staff)
     return r;
 }
 
+/* Cancels what a staff member still has to do of (kind, item), which no longer applies. */
+static int
+cancel_no_longer_applying(struct obligations *obligations, const char *staff_id, const char *kind,
+                          const char *item)
+{
+    struct collected pending;
+    int r = collect_of(obligations, staff_id, kind, item, true, &pending);
+
+    if (r == 0)
+        r = cancel_all(obligations, &pending, "no longer applies after a change of role or team");
+    free(pending.items);
+    return r;
+}
+
 /* A new role or team: obligations that no longer apply end, new ones start from today. */
 static int
 staff_changed(struct obligations *obligations, const struct dir_staff *before,
@@ -445,51 +450,35 @@ staff_changed(struct obligations *obligations, const struct dir_staff *before,
     bool absent = false, absence_known = false;
     int r = 0;
 
-    /* Most changes (a new name, email, manager) change no plan: no query is made for them. */
-    for (int i = 0; r == 0 && i < kinds->kind_count; i++) {
-        const struct kind *kind = &kinds->kinds[i];
-        bool was = applies_to(obligations, &kind->applies, before);
-        bool now = applies_to(obligations, &kind->applies, after);
-        bool planned = kind->arises == KIND_RECURRING ||
+    /*
+     * Most changes (a new name, email, manager) change no plan, and make no
+     * query; whether the person is away is asked only when a plan starts.
+     */
+    for (int i = 0; r == 0 && i < kinds->kind_count + kinds->course_count; i++) {
+        const struct kind *kind = i < kinds->kind_count ? &kinds->kinds[i] : kinds->training;
+        const struct course *course =
+            i < kinds->kind_count ? NULL : &kinds->courses[i - kinds->kind_count];
+        const struct applies_to *applies = course ? &course->applies : &kind->applies;
+        bool was = applies_to(obligations, applies, before);
+        bool now = applies_to(obligations, applies, after);
+        bool planned = course != NULL || kind->arises == KIND_RECURRING ||
                        (kind->arises == KIND_MILESTONE && kind->trigger == TRIGGER_STAFF_HIRED);
-        if (!planned || was == now)
+        if (kind == NULL || !planned || was == now)
             continue;
         if (was) {
-            struct collected pending;
-            r = collect_of(obligations, after->staff_id, kind->name, NULL, true, &pending);
-            if (r == 0)
-                r = cancel_all(obligations, &pending,
-                               "no longer applies after a change of role or team");
-            free(pending.items);
-        } else if (kind->arises == KIND_RECURRING) {
-            if (!absence_known)
-                r = absence_now(obligations, after->staff_id, &absent);
-            absence_known = true;
-            if (r == 0)
-                r = start_recurring(obligations, after, kind, obligations->today, absent);
-        }
-    }
-    for (int i = 0; r == 0 && i < kinds->course_count && kinds->training; i++) {
-        const struct course *course = &kinds->courses[i];
-        bool was = applies_to(obligations, &course->applies, before);
-        bool now = applies_to(obligations, &course->applies, after);
-        if (was == now)
+            r = cancel_no_longer_applying(obligations, after->staff_id, kind->name,
+                                          course ? course->name : NULL);
             continue;
-        if (was) {
-            struct collected pending;
-            r = collect_of(obligations, after->staff_id, kinds->training->name, course->name, true,
-                           &pending);
-            if (r == 0)
-                r = cancel_all(obligations, &pending,
-                               "no longer applies after a change of role or team");
-            free(pending.items);
-        } else {
-            if (!absence_known)
-                r = absence_now(obligations, after->staff_id, &absent);
-            absence_known = true;
-            if (r == 0)
-                r = start_course(obligations, after, course, obligations->today, absent);
         }
+        if (course == NULL && kind->arises != KIND_RECURRING)
+            continue; /* a plan from staff.hired starts only with the hire */
+        if (!absence_known)
+            r = absence_now(obligations, after->staff_id, &absent);
+        absence_known = true;
+        if (r == 0 && course)
+            r = start_course(obligations, after, course, obligations->today, absent);
+        else if (r == 0)
+            r = start_recurring(obligations, after, kind, obligations->today, absent);
     }
     return r;
 }

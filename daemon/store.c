@@ -628,24 +628,23 @@ store_event_insert(struct store *store, uint64_t hash, const struct event *event
     return r;
 }
 
-/* Binds text, or NULL for an empty string (an unset optional field). */
-static void
-bind_optional(sqlite3_stmt *stmt, int index, const char *text)
+void
+store_bind_optional(sqlite3_stmt *stmt, int index, const char *text)
 {
-    if (text[0] == '\0')
+    if (text == NULL || text[0] == '\0')
         sqlite3_bind_null(stmt, index);
     else
         sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
 }
 
-static void
-column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size)
+void
+store_column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size)
 {
     directory_copy_text(field, size, (const char *)sqlite3_column_text(stmt, column));
 }
 
 #define COPY(stmt, column, record, name)                                                           \
-    column_copy(stmt, column, record->name, sizeof(record->name))
+    store_column_copy(stmt, column, record->name, sizeof(record->name))
 
 static void
 read_staff(sqlite3_stmt *stmt, struct dir_staff *out)
@@ -721,13 +720,13 @@ store_staff_put(struct store *store, const struct dir_staff *staff, int64_t seq,
     sqlite3_bind_text(stmt, 2, staff->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, staff->role, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 4, staff->team_id, -1, SQLITE_STATIC);
-    bind_optional(stmt, 5, staff->manager_id);
+    store_bind_optional(stmt, 5, staff->manager_id);
     sqlite3_bind_text(stmt, 6, staff->start_date, -1, SQLITE_STATIC);
-    bind_optional(stmt, 7, staff->email);
-    bind_optional(stmt, 8, staff->registration_body);
-    bind_optional(stmt, 9, staff->registration_number);
-    bind_optional(stmt, 10, staff->registration_renewal);
-    bind_optional(stmt, 11, staff->left_date);
+    store_bind_optional(stmt, 7, staff->email);
+    store_bind_optional(stmt, 8, staff->registration_body);
+    store_bind_optional(stmt, 9, staff->registration_number);
+    store_bind_optional(stmt, 10, staff->registration_renewal);
+    store_bind_optional(stmt, 11, staff->left_date);
     sqlite3_bind_int64(stmt, 12, seq);
     r = store_step_done(stmt);
     /* An update that matched no row would silently lose the change. */
@@ -790,11 +789,11 @@ store_staff_patch(struct store *store, const struct dir_staff *patch, unsigned f
     if (fields & DIR_FIELD_START_DATE)
         sqlite3_bind_text(stmt, 4, patch->start_date, -1, SQLITE_STATIC);
     if (fields & DIR_FIELD_EMAIL)
-        bind_optional(stmt, 5, patch->email);
+        store_bind_optional(stmt, 5, patch->email);
     if (fields & DIR_FIELD_REGISTRATION) {
-        bind_optional(stmt, 6, patch->registration_body);
-        bind_optional(stmt, 7, patch->registration_number);
-        bind_optional(stmt, 8, patch->registration_renewal);
+        store_bind_optional(stmt, 6, patch->registration_body);
+        store_bind_optional(stmt, 7, patch->registration_number);
+        store_bind_optional(stmt, 8, patch->registration_renewal);
     }
     sqlite3_bind_int64(stmt, 9, seq);
     r = store_step_done(stmt);
@@ -825,8 +824,8 @@ store_team_put(struct store *store, const struct dir_team *team, int64_t seq)
 
     sqlite3_bind_text(stmt, 1, team->team_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, team->name, -1, SQLITE_STATIC);
-    bind_optional(stmt, 3, team->parent_id);
-    bind_optional(stmt, 4, team->manager_id);
+    store_bind_optional(stmt, 3, team->parent_id);
+    store_bind_optional(stmt, 4, team->manager_id);
     sqlite3_bind_int64(stmt, 5, seq);
     return store_step_done(stmt);
 }

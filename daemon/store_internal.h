@@ -36,6 +36,12 @@ int store_map_error(int code);
 typedef int (*store_row_cb)(sqlite3_stmt *stmt, void *context);
 int store_step_rows(sqlite3_stmt *stmt, store_row_cb on_row, void *context);
 
+/* Binds text, or NULL for NULL or an empty string (an unset optional field). */
+void store_bind_optional(sqlite3_stmt *stmt, int index, const char *text);
+
+/* Copies a text column into a record's field of size bytes ("" for NULL). */
+void store_column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size);
+
 /* Runs a statement that returns no rows, then resets it and clears its bindings. */
 int store_step_done(sqlite3_stmt *stmt);
 

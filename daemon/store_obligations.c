@@ -131,26 +131,11 @@ bind_day(sqlite3_stmt *stmt, int index, int64_t day)
         sqlite3_bind_int64(stmt, index, day);
 }
 
-static void
-bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
-{
-    if (text == NULL || text[0] == '\0')
-        sqlite3_bind_null(stmt, index);
-    else
-        sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
-}
-
 static int64_t
 column_day(sqlite3_stmt *stmt, int column)
 {
     return sqlite3_column_type(stmt, column) == SQLITE_NULL ? STORE_NO_DAY
                                                             : sqlite3_column_int64(stmt, column);
-}
-
-static void
-column_text(sqlite3_stmt *stmt, int column, char *field, size_t size)
-{
-    directory_copy_text(field, size, (const char *)sqlite3_column_text(stmt, column));
 }
 
 static void
@@ -162,7 +147,7 @@ bind_obligation(sqlite3_stmt *stmt, const struct obligation *o)
     sqlite3_bind_text(stmt, 4, o->item, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 5, o->step, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 6, o->title, -1, SQLITE_STATIC);
-    bind_text_or_null(stmt, 7, o->responsible_id);
+    store_bind_optional(stmt, 7, o->responsible_id);
     sqlite3_bind_int(stmt, 8, o->occurrence);
     sqlite3_bind_int64(stmt, 9, o->due_day);
     bind_day(stmt, 10, o->booked_day);
@@ -170,7 +155,7 @@ bind_obligation(sqlite3_stmt *stmt, const struct obligation *o)
     sqlite3_bind_int64(stmt, 12, o->target_day);
     sqlite3_bind_int(stmt, 13, o->state);
     bind_day(stmt, 14, o->closed_day);
-    bind_text_or_null(stmt, 15, o->reason);
+    store_bind_optional(stmt, 15, o->reason);
     bind_day(stmt, 16, o->paused_day);
     sqlite3_bind_int64(stmt, 17, o->reminders_done);
     sqlite3_bind_int(stmt, 18, o->escalations_done);
@@ -187,12 +172,12 @@ static void
 read_obligation(sqlite3_stmt *stmt, struct obligation *o)
 {
     o->id = sqlite3_column_int64(stmt, 0);
-    column_text(stmt, 1, o->staff_id, sizeof(o->staff_id));
-    column_text(stmt, 2, o->kind, sizeof(o->kind));
-    column_text(stmt, 3, o->item, sizeof(o->item));
-    column_text(stmt, 4, o->step, sizeof(o->step));
-    column_text(stmt, 5, o->title, sizeof(o->title));
-    column_text(stmt, 6, o->responsible_id, sizeof(o->responsible_id));
+    store_column_copy(stmt, 1, o->staff_id, sizeof(o->staff_id));
+    store_column_copy(stmt, 2, o->kind, sizeof(o->kind));
+    store_column_copy(stmt, 3, o->item, sizeof(o->item));
+    store_column_copy(stmt, 4, o->step, sizeof(o->step));
+    store_column_copy(stmt, 5, o->title, sizeof(o->title));
+    store_column_copy(stmt, 6, o->responsible_id, sizeof(o->responsible_id));
     o->occurrence = sqlite3_column_int(stmt, 7);
     o->due_day = sqlite3_column_int64(stmt, 8);
     o->booked_day = column_day(stmt, 9);
@@ -200,7 +185,7 @@ read_obligation(sqlite3_stmt *stmt, struct obligation *o)
     o->target_day = sqlite3_column_int64(stmt, 11);
     o->state = sqlite3_column_int(stmt, 12);
     o->closed_day = column_day(stmt, 13);
-    column_text(stmt, 14, o->reason, sizeof(o->reason));
+    store_column_copy(stmt, 14, o->reason, sizeof(o->reason));
     o->paused_day = column_day(stmt, 15);
     o->reminders_done = (unsigned)sqlite3_column_int64(stmt, 16);
     o->escalations_done = sqlite3_column_int(stmt, 17);
@@ -378,7 +363,7 @@ store_notification_insert(struct store *store, struct notification *n)
     sqlite3_bind_int(stmt, 13, n->days_overdue);
     sqlite3_bind_int(stmt, 14, n->level);
     sqlite3_bind_text(stmt, 15, n->text, -1, SQLITE_STATIC);
-    bind_text_or_null(stmt, 16, n->policy);
+    store_bind_optional(stmt, 16, n->policy);
     r = store_step_done(stmt);
     if (r == 0)
         n->seq = sqlite3_last_insert_rowid(store->db);
@@ -391,22 +376,22 @@ read_notification(sqlite3_stmt *stmt, struct notification *n)
     n->seq = sqlite3_column_int64(stmt, 0);
     n->created_ms = sqlite3_column_int64(stmt, 1);
     n->planned_ms = sqlite3_column_int64(stmt, 2);
-    column_text(stmt, 3, n->type, sizeof(n->type));
-    column_text(stmt, 4, n->recipient_id, sizeof(n->recipient_id));
+    store_column_copy(stmt, 3, n->type, sizeof(n->type));
+    store_column_copy(stmt, 4, n->recipient_id, sizeof(n->recipient_id));
     n->obligation_id = sqlite3_column_int64(stmt, 5);
     n->action = sqlite3_column_int(stmt, 6);
-    column_text(stmt, 7, n->staff_id, sizeof(n->staff_id));
-    column_text(stmt, 8, n->kind, sizeof(n->kind));
-    column_text(stmt, 9, n->item, sizeof(n->item));
-    column_text(stmt, 10, n->step, sizeof(n->step));
+    store_column_copy(stmt, 7, n->staff_id, sizeof(n->staff_id));
+    store_column_copy(stmt, 8, n->kind, sizeof(n->kind));
+    store_column_copy(stmt, 9, n->item, sizeof(n->item));
+    store_column_copy(stmt, 10, n->step, sizeof(n->step));
     n->due_day = sqlite3_column_int64(stmt, 11);
     n->booked_day = column_day(stmt, 12);
     n->days_overdue = sqlite3_column_int(stmt, 13);
     n->level = sqlite3_column_int(stmt, 14);
-    column_text(stmt, 15, n->text, sizeof(n->text));
-    column_text(stmt, 16, n->policy, sizeof(n->policy));
+    store_column_copy(stmt, 15, n->text, sizeof(n->text));
+    store_column_copy(stmt, 16, n->policy, sizeof(n->policy));
     n->acked_ms = sqlite3_column_type(stmt, 17) == SQLITE_NULL ? 0 : sqlite3_column_int64(stmt, 17);
-    column_text(stmt, 18, n->acked_by, sizeof(n->acked_by));
+    store_column_copy(stmt, 18, n->acked_by, sizeof(n->acked_by));
 }
 
 struct notification_visitor {
@@ -450,7 +435,7 @@ store_notification_ack(struct store *store, int64_t seq, int64_t acked_ms, const
         return -EIO;
     sqlite3_bind_int64(stmt, 1, seq);
     sqlite3_bind_int64(stmt, 2, acked_ms);
-    bind_text_or_null(stmt, 3, by);
+    store_bind_optional(stmt, 3, by);
     r = store_step_done(stmt);
     if (r == 0 && sqlite3_changes(store->db) == 0)
         r = -ENOENT;
@@ -515,9 +500,9 @@ get_by_text(struct store *store, enum lazy which, const char *key, store_row_cb 
 static void
 read_absence(sqlite3_stmt *stmt, struct absence *out)
 {
-    column_text(stmt, 0, out->absence_id, sizeof(out->absence_id));
-    column_text(stmt, 1, out->staff_id, sizeof(out->staff_id));
-    column_text(stmt, 2, out->kind, sizeof(out->kind));
+    store_column_copy(stmt, 0, out->absence_id, sizeof(out->absence_id));
+    store_column_copy(stmt, 1, out->staff_id, sizeof(out->staff_id));
+    store_column_copy(stmt, 2, out->kind, sizeof(out->kind));
     out->start_day = sqlite3_column_int64(stmt, 3);
     out->end_day = column_day(stmt, 4);
 }
@@ -606,8 +591,8 @@ copy_concern_row(sqlite3_stmt *stmt, void *context)
 {
     struct concern *out = context;
 
-    column_text(stmt, 0, out->concern_id, sizeof(out->concern_id));
-    column_text(stmt, 1, out->staff_id, sizeof(out->staff_id));
+    store_column_copy(stmt, 0, out->concern_id, sizeof(out->concern_id));
+    store_column_copy(stmt, 1, out->staff_id, sizeof(out->staff_id));
     out->opened_day = sqlite3_column_int64(stmt, 2);
     out->closed_day = column_day(stmt, 3);
     return 1;
@@ -630,7 +615,7 @@ store_concern_put(struct store *store, const struct concern *concern, const char
     sqlite3_bind_text(stmt, 2, concern->staff_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 3, concern->opened_day);
     bind_day(stmt, 4, concern->closed_day);
-    bind_text_or_null(stmt, 5, outcome);
+    store_bind_optional(stmt, 5, outcome);
     return store_step_done(stmt);
 }
 
