@@ -278,21 +278,30 @@ static void
 warn_unheld_roles(struct daemon *daemon)
 {
     const struct kinds *kinds = &daemon->config.kinds;
+    const char *checked[KINDS_MAX * KIND_MAX_ESCALATIONS * KIND_MAX_TARGETS];
+    int checked_count = 0;
 
+    /* Each role once: finding its holders reads the staff table (there is no index on role). */
     for (int i = 0; i < kinds->kind_count; i++) {
         const struct kind *kind = &kinds->kinds[i];
         for (int s = 0; s < kind->escalation_count; s++) {
             for (int t = 0; t < kind->escalations[s].target_count; t++) {
                 const struct escalation_target *target = &kind->escalations[s].targets[t];
+                bool seen = false;
+                int found = 0;
                 if (target->type != TARGET_ROLE)
                     continue;
-                int found = 0;
+                for (int c = 0; c < checked_count && !seen; c++)
+                    seen = strcmp(checked[c], target->name) == 0;
+                if (seen)
+                    continue;
+                checked[checked_count++] = target->name;
                 if (store_staff_with_role(daemon->reader, target->name, 1, count_one, &found) < 0 ||
                     found == 0)
-                    log_warning("kinds \"%s\": escalation step %d tells role \"%s\", which no "
-                                "staff member has yet; until someone does, the step goes to the "
-                                "manager above the responsible one",
-                                kind->name, s + 1, target->name);
+                    log_warning("escalation steps name role \"%s\" (first in kinds \"%s\", "
+                                "step %d), which no staff member has yet; until someone does, "
+                                "such a step goes to the manager above the responsible one",
+                                target->name, kind->name, s + 1);
             }
         }
     }

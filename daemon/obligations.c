@@ -230,22 +230,6 @@ plan(struct obligations *obligations, struct obligation *obligation, bool fresh)
         schedule_skip_passed(kind, &obligations->kinds->calendar, obligation->target_day,
                              obligations->now_ms, &progress);
     schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &progress, &action);
-    if (fresh && action.type != SCHEDULE_NONE && action.at_ms <= obligations->now_ms) {
-        /*
-         * The passed action kept above would go out now; when the next one
-         * goes out later today anyway (recorded at 07:00, due today), only
-         * that one is sent.
-         */
-        struct schedule_progress after = progress;
-        struct schedule_action following;
-        schedule_mark_done(&after, &action);
-        schedule_next(kind, &obligations->kinds->calendar, obligation->target_day, &after,
-                      &following);
-        if (following.type != SCHEDULE_NONE && following.day <= obligations->today) {
-            progress = after;
-            action = following;
-        }
-    }
     obligation->reminders_done = progress.reminders_done;
     obligation->escalations_done = progress.escalations_done;
     if (action.type != SCHEDULE_NONE)

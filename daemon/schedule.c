@@ -346,9 +346,9 @@ escalations_passed(const struct kind *kind, const struct work_calendar *calendar
     return low;
 }
 
-void
-schedule_skip_passed(const struct kind *kind, const struct work_calendar *calendar,
-                     int64_t target_day, int64_t now_ms, struct schedule_progress *progress)
+static void
+skip_passed_actions(const struct kind *kind, const struct work_calendar *calendar,
+                    int64_t target_day, int64_t now_ms, struct schedule_progress *progress)
 {
     int reminders = reminder_count(kind);
     int64_t escalations = escalations_passed(kind, calendar, target_day, now_ms);
@@ -372,6 +372,29 @@ schedule_skip_passed(const struct kind *kind, const struct work_calendar *calend
             progress->reminders_done |= 1u << latest;
         latest = index;
     }
+}
+
+void
+schedule_skip_passed(const struct kind *kind, const struct work_calendar *calendar,
+                     int64_t target_day, int64_t now_ms, struct schedule_progress *progress)
+{
+    struct schedule_progress after;
+    struct schedule_action kept, following;
+
+    skip_passed_actions(kind, calendar, target_day, now_ms, progress);
+    /*
+     * The passed action kept would go out at once; when the one after it
+     * goes out later today anyway (recorded at 07:00, due today), only that
+     * one is sent.
+     */
+    schedule_next(kind, calendar, target_day, progress, &kept);
+    if (kept.type == SCHEDULE_NONE || kept.at_ms > now_ms)
+        return;
+    after = *progress;
+    schedule_mark_done(&after, &kept);
+    schedule_next(kind, calendar, target_day, &after, &following);
+    if (following.type != SCHEDULE_NONE && following.day <= schedule_local_day(now_ms))
+        *progress = after;
 }
 
 void

@@ -134,6 +134,10 @@ void schedule_next(const struct kind *kind, const struct work_calendar *calendar
  * Cost: one pass over the reminders and a binary search over escalations, so
  * an obligation imported years overdue costs only a few steps more than one a
  * week late.
+ *
+ * Last, when the passed action kept would go out at once but the action
+ * after it goes out later the same local day (recorded at 07:00, due today),
+ * the kept one is marked done too: only today's goes out.
  */
 void schedule_skip_passed(const struct kind *kind, const struct work_calendar *calendar,
                           int64_t target_day, int64_t now_ms, struct schedule_progress *progress);

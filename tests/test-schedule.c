@@ -886,8 +886,13 @@ test_skip_passed_on_the_due_day(void **state)
     EXPECT_REMINDER(&s, 2, 0, DAY(2026, 6, 15), UTC(2026, 6, 15, 8, 0));
     EXPECT_ESCALATION(&s, 0, 0, DAY(2026, 6, 16), UTC(2026, 6, 16, 8, 0), 1);
 
-    /* A millisecond before 09:00 the due-day reminder is still to come. */
-    EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 6, 15, 8, 0) - 1, 0, 0, 1, 0);
+    /*
+     * A millisecond before 09:00 the due-day reminder is still to come, later
+     * today: the passed 3-day one is not sent at once as well.
+     */
+    EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 6, 15, 8, 0) - 1, 0, 0, 3, 0);
+    /* The evening before, the 3-day reminder is the one kept (the next is tomorrow). */
+    EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 6, 14, 19, 0), 0, 0, 1, 0);
     /* Already done stays done. */
     EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 6, 15, 8, 0), 4, 0, 7, 0);
 }
@@ -913,7 +918,10 @@ test_skip_passed_twenty_days_overdue(void **state)
 
     /* The first repeat, Monday 6 July 09:00 BST, and a millisecond before it. */
     EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 7, 6, 8, 0), 0, 0, 7, 3);
-    EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 7, 6, 8, 0) - 1, 0, 0, 7, 2);
+    /* Just before: the 29 June step would go at once, but the repeat goes later today. */
+    EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 7, 6, 8, 0) - 1, 0, 0, 7, 3);
+    /* The evening before, the 29 June step is the one kept. */
+    EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 7, 5, 19, 0), 0, 0, 7, 2);
     /* The first escalation only: Tuesday 16 June. */
     EXPECT_SKIP(&kind, &calendar, DAY(2026, 6, 15), UTC(2026, 6, 16, 12, 0), 0, 0, 7, 0);
     /* Saturday 25 July: repeats on 6, 13 and 20 July have passed. */
