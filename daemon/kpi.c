@@ -1,0 +1,2 @@
+/* kpi: being written (issue 4). */
+#include "kpi.h"

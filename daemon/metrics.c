@@ -1,0 +1,2 @@
+/* metrics: being written (issue 4). */
+#include "metrics.h"

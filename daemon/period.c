@@ -1,0 +1,2 @@
+/* period: being written (issue 4). */
+#include "period.h"

@@ -1,0 +1,2 @@
+/* sketch: being written (issue 4). */
+#include "sketch.h"

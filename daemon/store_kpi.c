@@ -1,0 +1,2 @@
+/* store_kpi: being written (issue 4). */
+#include "store.h"

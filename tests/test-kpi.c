@@ -1,0 +1,6 @@
+/* Unit tests: being written (issue 4). */
+int
+main(void)
+{
+    return 0;
+}
