@@ -1,15 +1,19 @@
 /*
- * carehubctl: asks carehubd about itself, its staff directory and the
- * reviews it keeps track of, and follows its notifications.
+ * carehubctl: asks carehubd about itself, its staff directory, the reviews
+ * it keeps track of and the KPI figures of its teams, and follows its
+ * notifications.
  *
  * One request per run, except watch, which follows the notification socket
  * until it is interrupted.  By default the reply is laid out for a person (a
  * line manager checking a team, an administrator checking the daemon); with
  * --json the reply itself is printed, pretty, for programs (watch prints
- * each notification as one line of JSON).
+ * each notification as one line of JSON).  kpi also writes CSV and the
+ * Prometheus text format, from pure formatting functions (sparklines, CSV
+ * quoting, label escaping, rounding) kept apart from the printing.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,7 +31,7 @@
 #include "wire.h"
 
 #define CTL_DEFAULT_TIMEOUT_S 10.0
-#define CTL_TABLE_MAX_COLUMNS 6
+#define CTL_TABLE_MAX_COLUMNS 8
 /* Width of the key column of key-value output. */
 #define CTL_KEY_WIDTH 18
 /* Where notification texts are wrapped, and how far they are indented. */
@@ -37,6 +41,8 @@
 #define CTL_DAYS_MAX 366
 #define CTL_LIMIT_MAX 10000
 #define CTL_SEQ_MAX 9007199254740992LL /* 2^53 */
+#define CTL_PERIODS_MAX 60             /* periods of one kpi request */
+#define CTL_DEPTH_MAX 64               /* the deepest team tree (events.md, team_cycle) */
 /* watch: how long one wait lasts, and after how long a quiet spell the API is asked again. */
 #define CTL_WATCH_POLL_MS 1000
 #define CTL_WATCH_RECHECK_MS 5000
@@ -59,6 +65,13 @@ enum command_option {
     OPT_SET = 1u << 7,
     OPT_ADVANCE = 1u << 8,
     OPT_COUNT = 1u << 9,
+    OPT_METRIC = 1u << 10,
+    OPT_PERIOD = 1u << 11,
+    OPT_AT = 1u << 12,
+    OPT_PERIODS = 1u << 13,
+    OPT_DEPTH = 1u << 14,
+    OPT_CSV = 1u << 15,
+    OPT_PROMETHEUS = 1u << 16,
 };
 
 struct options {
@@ -67,8 +80,8 @@ struct options {
     bool json;
     int timeout_ms;
     unsigned given; /* the command options given (enum command_option) */
-    long long days, limit, after, count, advance;
-    const char *manager_id, *team_id, *recipient_id, *by, *set;
+    long long days, limit, after, count, advance, periods, depth;
+    const char *manager_id, *team_id, *recipient_id, *by, *set, *metric, *period, *at;
 };
 
 static void
@@ -97,15 +110,32 @@ usage(FILE *out)
             "               a staff member's reviews and actions, still to do and done,\n"
             "               and their absences\n"
             "  notifications [--after SEQ] [--limit N] [--recipient ID]\n"
-            "               the reminders and escalations sent, oldest first: those\n"
-            "               numbered after SEQ (default 0), at most N (1 to %d,\n"
-            "               default 100), only those sent to ID\n"
+            "               the reminders, escalations and KPI alerts sent, oldest\n"
+            "               first: those numbered after SEQ (default 0), at most N (1 to\n"
+            "               %d, default 100), only those sent to ID\n"
             "  ack SEQ [--by STAFF_ID]\n"
             "               record that notification SEQ has been seen (and by whom)\n"
             "  watch [--recipient ID] [--after SEQ] [--count N]\n"
             "               print notifications as they are sent, until interrupted\n"
             "               (or after N of them): every one, or only those sent to ID;\n"
             "               with --after, first those numbered after SEQ\n"
+            "  kpi [--team ID] [--metric NAME] [--period PERIOD] [--at LABEL]\n"
+            "      [--periods N] [--depth N] [--csv | --prometheus]\n"
+            "               KPI figures against their targets and benchmarks, with their\n"
+            "               status (green, amber, red) and trend over the periods:\n"
+            "               --team ID      a team and its sub-teams (default: the whole\n"
+            "                              organisation)\n"
+            "               --depth N      only N levels of sub-teams (default: all)\n"
+            "               --metric NAME  one metric (default: all)\n"
+            "               --period PERIOD  day, week, month, quarter or year\n"
+            "                              (default: each metric's alert period)\n"
+            "               --at LABEL     the latest period: the one holding a date\n"
+            "                              (2026-11-22), or a month (2026-11), a quarter\n"
+            "                              (2026-Q4) or a year (2026); default today\n"
+            "               --periods N    how many periods up to it (1 to %d, default 6)\n"
+            "               --csv          every period as CSV (RFC 4180)\n"
+            "               --prometheus   the latest period in the Prometheus text\n"
+            "                              format, for node_exporter's textfile collector\n"
             "  clock [--set TIME | --advance SECONDS]\n"
             "               the daemon's time; for tests only, set it (an RFC 3339 time)\n"
             "               or move it on, on a daemon started with --test-clock\n"
@@ -122,8 +152,8 @@ usage(FILE *out)
             "Exit status: 0 success (watch: also when stopped by SIGINT or SIGTERM),\n"
             "1 the daemon answered with an error (such as not_found), 2 usage or\n"
             "connection error, or no reply in time.\n",
-            CTL_DAYS_MAX, CTL_LIMIT_MAX, CLIENT_ENDPOINT_ENV, CLIENT_NOTIFY_ENDPOINT_ENV,
-            CTL_DEFAULT_TIMEOUT_S);
+            CTL_DAYS_MAX, CTL_LIMIT_MAX, CTL_PERIODS_MAX, CLIENT_ENDPOINT_ENV,
+            CLIENT_NOTIFY_ENDPOINT_ENV, CTL_DEFAULT_TIMEOUT_S);
 }
 
 /*
@@ -234,6 +264,12 @@ struct table {
     size_t columns;
     const char *headers[CTL_TABLE_MAX_COLUMNS];
     bool right_aligned[CTL_TABLE_MAX_COLUMNS];
+    /*
+     * The terminal colour (an SGR escape sequence) to show a cell in, or
+     * NULL for none; a NULL function colours nothing.  Headers are never
+     * coloured.
+     */
+    const char *(*colour)(size_t column, const char *cell);
     char **cells; /* rows * columns, each the table's own */
     size_t rows;
     size_t cap;
@@ -276,15 +312,23 @@ table_add(struct table *table, const char *const *values)
     return 0;
 }
 
+/* The escape sequence that ends a colour. */
+#define CTL_COLOUR_RESET "\033[0m"
+
+/* Prints one cell padded to width; colour (an SGR sequence, or NULL) covers the text only. */
 static void
-put_cell(const char *text, size_t width, bool right_aligned, bool last)
+put_cell(const char *text, size_t width, bool right_aligned, bool last, const char *colour)
 {
     size_t used = display_width(text);
     size_t pad = used < width ? width - used : 0;
 
     if (right_aligned)
         put_padding(pad);
+    if (colour != NULL)
+        fputs(colour, stdout);
     put_text(text);
+    if (colour != NULL)
+        fputs(CTL_COLOUR_RESET, stdout);
     if (!right_aligned && !last)
         put_padding(pad);
     if (!last)
@@ -308,13 +352,17 @@ table_print(const struct table *table)
     }
     fputs("  ", stdout);
     for (size_t c = 0; c < table->columns; c++)
-        put_cell(table->headers[c], width[c], table->right_aligned[c], c + 1 == table->columns);
+        put_cell(table->headers[c], width[c], table->right_aligned[c], c + 1 == table->columns,
+                 NULL);
     putchar('\n');
     for (size_t r = 0; r < table->rows; r++) {
         fputs("  ", stdout);
-        for (size_t c = 0; c < table->columns; c++)
-            put_cell(table->cells[r * table->columns + c], width[c], table->right_aligned[c],
-                     c + 1 == table->columns);
+        for (size_t c = 0; c < table->columns; c++) {
+            const char *cell = table->cells[r * table->columns + c];
+
+            put_cell(cell, width[c], table->right_aligned[c], c + 1 == table->columns,
+                     table->colour != NULL ? table->colour(c, cell) : NULL);
+        }
         putchar('\n');
     }
 }
@@ -966,6 +1014,19 @@ put_wrapped(const char *text, size_t indent)
         putchar('\n');
 }
 
+/* What a KPI alert's level says: the team's new state. */
+static const char *
+alert_level_text(double level)
+{
+    if (level == 0)
+        return "back to green";
+    if (level == 1)
+        return "amber";
+    if (level == 2)
+        return "red";
+    return "?";
+}
+
 /*
  * One notification for a person:
  *   #12  Reminder to M1, sent 2026-01-19 09:00 UTC
@@ -982,6 +1043,9 @@ print_notification(const cJSON *notification)
     if (strcmp(type, "escalation") == 0)
         snprintf(level, sizeof(level), "Escalation (level %.0f)",
                  number_or(notification, "level", 0));
+    else if (strcmp(type, "alert") == 0)
+        snprintf(level, sizeof(level), "KPI alert (%s)",
+                 alert_level_text(number_or(notification, "level", -1)));
     else if (strcmp(type, "reminder") == 0)
         snprintf(level, sizeof(level), "Reminder");
     else
@@ -1059,6 +1123,649 @@ print_clock(struct session *session, const cJSON *reply)
     return 0;
 }
 
+/* ---- kpi: pure formatting ---- */
+
+/* The bars of a sparkline, lowest first. */
+static const char *const spark_bars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+#define CTL_SPARK_LEVELS 8
+#define CTL_SPARK_MIDDLE 3 /* ▄: every figure of the row is the same */
+/* A bar is three bytes of UTF-8. */
+#define CTL_SPARK_BYTES (3 * CTL_PERIODS_MAX + 1)
+
+/*
+ * Writes into buf a sparkline of count figures, oldest first: one bar per
+ * figure, scaled between the least and the greatest of those present (the
+ * middle bar for all of them when these are equal), and a space where
+ * present[i] is false.  The line is cut short, between bars, when buf is too
+ * small; CTL_SPARK_BYTES is enough for CTL_PERIODS_MAX figures.
+ */
+static void
+format_sparkline(const double *values, const bool *present, size_t count, char *buf, size_t size)
+{
+    double least = 0, greatest = 0;
+    bool any = false;
+    size_t used = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        if (!present[i])
+            continue;
+        if (!any || values[i] < least)
+            least = values[i];
+        if (!any || values[i] > greatest)
+            greatest = values[i];
+        any = true;
+    }
+    buf[0] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        const char *bar = " ";
+        size_t len;
+
+        if (present[i] && greatest > least) {
+            double scaled = (values[i] - least) / (greatest - least) * (CTL_SPARK_LEVELS - 1);
+            int level = (int)(scaled + 0.5);
+
+            bar = spark_bars[level < 0                   ? 0
+                             : level >= CTL_SPARK_LEVELS ? CTL_SPARK_LEVELS - 1
+                                                         : level];
+        } else if (present[i]) {
+            bar = spark_bars[CTL_SPARK_MIDDLE];
+        }
+        len = strlen(bar);
+        if (used + len >= size)
+            break;
+        memcpy(buf + used, bar, len + 1);
+        used += len;
+    }
+}
+
+/* True when value is a whole number small enough to print exactly as one. */
+static bool
+is_whole(double value)
+{
+    return fabs(value) < 1e15 && value == trunc(value);
+}
+
+/*
+ * How many decimals the table shows a figure with: none for counts, one for
+ * means, percentiles and percentages; for the other aggregates (sum, min,
+ * max, last) none when the figure is whole, else one.
+ */
+static int
+figure_decimals(const char *aggregate, const char *unit, double value)
+{
+    if (strcmp(aggregate, "count") == 0)
+        return 0;
+    if (strcmp(aggregate, "mean") == 0 || aggregate[0] == 'p' || strcmp(unit, "%") == 0)
+        return 1;
+    return is_whole(value) ? 0 : 1;
+}
+
+/* A figure rounded for the table ("5.2"), never "-0.0". */
+static void
+format_figure(double value, int decimals, char *buf, size_t size)
+{
+    double scale = decimals > 0 ? 10.0 : 1.0;
+
+    if (round(value * scale) == 0)
+        value = 0; /* -0.04 would print as "-0.0" */
+    snprintf(buf, size, "%.*f", decimals, value);
+}
+
+/* A figure with its unit: "5.2 days", "91.5%", "40" (no unit). */
+static void
+format_with_unit(const char *figure, const char *unit, char *buf, size_t size)
+{
+    if (unit[0] == '\0')
+        snprintf(buf, size, "%s", figure);
+    else if (unit[0] == '%')
+        snprintf(buf, size, "%s%s", figure, unit);
+    else
+        snprintf(buf, size, "%s %s", figure, unit);
+}
+
+/*
+ * The shortest decimal text that reads back as exactly value, for programs
+ * (CSV, Prometheus): "5.2", "40", "1e-07".
+ */
+static void
+format_exact(double value, char *buf, size_t size)
+{
+    if (is_whole(value)) {
+        snprintf(buf, size, "%.0f", value == 0 ? 0.0 : value);
+        return;
+    }
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf(buf, size, "%.*g", precision, value);
+        if (strtod(buf, NULL) == value)
+            return;
+    }
+}
+
+/* True when an RFC 4180 field must be quoted: it holds a comma, a double quote, CR or LF. */
+static bool
+csv_needs_quotes(const char *field)
+{
+    return strpbrk(field, ",\"\r\n") != NULL;
+}
+
+/* Writes one CSV field (RFC 4180): quoted when it needs to be, each double quote doubled. */
+static void
+put_csv_field(const char *field)
+{
+    if (!csv_needs_quotes(field)) {
+        fputs(field, stdout);
+        return;
+    }
+    putchar('"');
+    for (const char *p = field; *p != '\0'; p++) {
+        if (*p == '"')
+            putchar('"');
+        putchar(*p);
+    }
+    putchar('"');
+}
+
+/*
+ * Writes a label value of the Prometheus text format (0.0.4): a backslash,
+ * a double quote and a line feed are escaped as \\, \" and \n.
+ */
+static void
+put_prometheus_label_value(const char *value)
+{
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == '\\')
+            fputs("\\\\", stdout);
+        else if (*p == '"')
+            fputs("\\\"", stdout);
+        else if (*p == '\n')
+            fputs("\\n", stdout);
+        else
+            putchar(*p);
+    }
+}
+
+/* ---- kpi: the reply ---- */
+
+/* A member that is a number, or false (absent, null or not a number). */
+static bool
+get_number(const cJSON *object, const char *name, double *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
+
+    if (!cJSON_IsNumber(item))
+        return false;
+    *out = item->valuedouble;
+    return true;
+}
+
+/* "GREEN", "AMBER", "RED", or "-" for none. */
+static const char *
+status_word(const char *status)
+{
+    if (status == NULL)
+        return "-";
+    if (strcmp(status, "green") == 0)
+        return "GREEN";
+    if (strcmp(status, "amber") == 0)
+        return "AMBER";
+    if (strcmp(status, "red") == 0)
+        return "RED";
+    return "-";
+}
+
+/* The Prometheus carehub_kpi_status number of a status, or -1 for none. */
+static int
+status_number(const char *status)
+{
+    static const char *const states[] = {"green", "amber", "red"};
+
+    for (int i = 0; status != NULL && i < 3; i++)
+        if (strcmp(status, states[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* The table's colour for a status word, when colours are on. */
+static const char *
+kpi_status_colour(size_t column, const char *cell)
+{
+    if (column != 6)
+        return NULL;
+    if (strcmp(cell, "GREEN") == 0)
+        return "\033[32m";
+    if (strcmp(cell, "AMBER") == 0)
+        return "\033[33m";
+    if (strcmp(cell, "RED") == 0)
+        return "\033[1;31m";
+    return NULL;
+}
+
+/* Colour only for a terminal, and not when NO_COLOR is set to anything (https://no-color.org). */
+static bool
+use_colour(void)
+{
+    const char *no_colour = getenv("NO_COLOR");
+
+    return isatty(STDOUT_FILENO) && (no_colour == NULL || no_colour[0] == '\0');
+}
+
+/* One row's figure as the table shows it: rounded, with its unit; "-" when there is none. */
+static void
+format_row_figure(const cJSON *row, const char *name, char *buf, size_t size)
+{
+    const char *aggregate = string_or(row, "aggregate", "");
+    const char *unit = string_or(row, "unit", "");
+    char figure[64];
+    double value;
+
+    if (!get_number(row, name, &value)) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    format_figure(value, figure_decimals(aggregate, unit, value), figure, sizeof(figure));
+    format_with_unit(figure, unit, buf, size);
+}
+
+/* "≤ 5.0 days" for a lower-is-better target, "≥ 95.0%" for a higher one; "-" when none. */
+static void
+format_target(const cJSON *row, char *buf, size_t size)
+{
+    const char *direction = string_or(row, "direction", "");
+    char figure[128];
+
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(row, "target"))) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    format_row_figure(row, "target", figure, sizeof(figure));
+    snprintf(buf, size, "%s%s",
+             strcmp(direction, "lower") == 0    ? "≤ "
+             : strcmp(direction, "higher") == 0 ? "≥ "
+                                                : "",
+             figure);
+}
+
+/* "regional 5.5, national 5.8" from a benchmarks object; "-" when it has none. */
+static void
+format_benchmarks(const cJSON *row, char *buf, size_t size)
+{
+    const cJSON *benchmark;
+    const char *aggregate = string_or(row, "aggregate", "");
+    const char *unit = string_or(row, "unit", "");
+    size_t used = 0;
+
+    buf[0] = '\0';
+    cJSON_ArrayForEach(benchmark, cJSON_GetObjectItemCaseSensitive(row, "benchmarks"))
+    {
+        char figure[64];
+        int n;
+
+        if (!cJSON_IsNumber(benchmark) || benchmark->string == NULL)
+            continue;
+        format_figure(benchmark->valuedouble,
+                      figure_decimals(aggregate, unit, benchmark->valuedouble), figure,
+                      sizeof(figure));
+        n = snprintf(buf + used, size - used, "%s%s %s", used > 0 ? ", " : "", benchmark->string,
+                     figure);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+    if (used == 0)
+        snprintf(buf, size, "-");
+}
+
+/* The row's sparkline over its periods, oldest first, then its trend word. */
+static void
+format_trend(const cJSON *row, char *buf, size_t size)
+{
+    const cJSON *period;
+    double values[CTL_PERIODS_MAX];
+    bool present[CTL_PERIODS_MAX];
+    size_t count = 0;
+    char line[CTL_SPARK_BYTES];
+
+    cJSON_ArrayForEach(period, cJSON_GetObjectItemCaseSensitive(row, "periods"))
+    {
+        if (count == CTL_PERIODS_MAX)
+            break;
+        present[count] = get_number(period, "value", &values[count]);
+        count++;
+    }
+    format_sparkline(values, present, count, line, sizeof(line));
+    snprintf(buf, size, "%s%s%s", line, count > 0 ? " " : "", string_or(row, "trend", "none"));
+}
+
+/* The latest period's label ("2026-11"), or the row's period type when it lists none. */
+static const char *
+latest_label(const cJSON *row)
+{
+    const cJSON *periods = cJSON_GetObjectItemCaseSensitive(row, "periods");
+    int count = cJSON_GetArraySize(periods);
+
+    if (count > 0)
+        return string_or(cJSON_GetArrayItem(periods, count - 1), "label", "-");
+    return string_or(row, "period", "-");
+}
+
+/*
+ * Adds one table line for a row: the team (indented two spaces per level, and
+ * only on the team's first line), the KPI, the latest period, its figure, the
+ * target, the benchmarks, the status and the trend.
+ */
+static int
+add_kpi_line(struct table *table, const cJSON *row, bool first_of_team)
+{
+    char team[400], named[300], value[128], target[160], benchmarks[512], trend[600];
+    double level = number_or(row, "level", 0);
+    size_t indent = level > 0 && level <= CTL_DEPTH_MAX ? 2 * (size_t)level : 0;
+    const char *line[8] = {team,
+                           string_or(row, "title", string_or(row, "metric", "-")),
+                           latest_label(row),
+                           value,
+                           target,
+                           benchmarks,
+                           status_word(wire_get_string(row, "status")),
+                           trend};
+
+    team[0] = '\0';
+    if (first_of_team) {
+        format_named(wire_get_string(row, "team_id"), wire_get_string(row, "team_name"), named,
+                     sizeof(named));
+        snprintf(team, sizeof(team), "%*s%s", (int)indent, "", named);
+    }
+    format_row_figure(row, "value", value, sizeof(value));
+    format_target(row, target, sizeof(target));
+    format_benchmarks(row, benchmarks, sizeof(benchmarks));
+    format_trend(row, trend, sizeof(trend));
+    return table_add(table, line);
+}
+
+static int
+print_kpi_table(const struct options *options, const cJSON *reply, const cJSON *rows)
+{
+    struct table table = {
+        .columns = 8,
+        .headers = {"Team", "KPI", "Period", "Value", "Target", "Benchmarks", "Status", "Trend"},
+        .right_aligned = {false, false, false, true, true}};
+    const cJSON *row, *first = cJSON_GetArrayItem(rows, 0);
+    const char *previous_team = NULL;
+    char who[400], named[300], heading[600];
+    int r = 0;
+
+    if (options->given & OPT_TEAM) {
+        const char *name =
+            first != NULL && strcmp(string_or(first, "team_id", ""), options->team_id) == 0
+                ? wire_get_string(first, "team_name")
+                : NULL;
+
+        format_named(options->team_id, name, named, sizeof(named));
+        snprintf(who, sizeof(who), "%s%s", named,
+                 (options->given & OPT_DEPTH) && options->depth == 0 ? "" : " and its sub-teams");
+    } else {
+        snprintf(who, sizeof(who), "the whole organisation");
+    }
+    snprintf(heading, sizeof(heading), "KPIs for %s, as of %s", who,
+             string_or(reply, "today", "-"));
+    put_line(heading);
+    if (first == NULL) {
+        puts("No KPI figures to show.");
+        return 0;
+    }
+    printf("Each trend shows the last %d periods, oldest first.\n\n",
+           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(first, "periods")));
+    if (use_colour())
+        table.colour = kpi_status_colour;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const char *team_id = string_or(row, "team_id", "");
+
+        r = add_kpi_line(&table, row, previous_team == NULL || strcmp(previous_team, team_id) != 0);
+        if (r < 0)
+            break;
+        previous_team = team_id;
+    }
+    if (r == 0)
+        table_print(&table);
+    table_free(&table);
+    return r;
+}
+
+/*
+ * Adds to names (a JSON array of strings) every benchmark name of every
+ * period of every row not already in it, in the order they first appear.
+ */
+static int
+collect_benchmark_names(const cJSON *rows, cJSON *names)
+{
+    const cJSON *row, *period, *benchmark, *known;
+
+    cJSON_ArrayForEach(row, rows)
+    {
+        cJSON_ArrayForEach(period, cJSON_GetObjectItemCaseSensitive(row, "periods"))
+        {
+            cJSON_ArrayForEach(benchmark, cJSON_GetObjectItemCaseSensitive(period, "benchmarks"))
+            {
+                bool seen = false;
+
+                if (benchmark->string == NULL)
+                    continue;
+                cJSON_ArrayForEach(known, names)
+                {
+                    if (strcmp(known->valuestring, benchmark->string) == 0)
+                        seen = true;
+                }
+                if (!seen && !cJSON_AddItemToArray(names, cJSON_CreateString(benchmark->string)))
+                    return -ENOMEM;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The CSV columns before the benchmarks: where each comes from ("row." or "period."). */
+static const struct {
+    const char *header;
+    bool from_period; /* a member of the period, else of the row */
+    const char *member;
+} csv_columns[] = {
+    {"team_id", false, "team_id"},     {"team_name", false, "team_name"},
+    {"parent_id", false, "parent_id"}, {"level", false, "level"},
+    {"metric", false, "metric"},       {"title", false, "title"},
+    {"unit", false, "unit"},           {"aggregate", false, "aggregate"},
+    {"direction", false, "direction"}, {"derived", false, "derived"},
+    {"period", false, "period"},       {"label", true, "label"},
+    {"start", true, "start"},          {"end", true, "end"},
+    {"value", true, "value"},          {"count", true, "count"},
+    {"status", true, "status"},        {"target", false, "target"},
+    {"warning", false, "warning"},     {"critical", false, "critical"},
+};
+
+/* A member as a CSV field: strings as they are, numbers exactly, true/false; "" when absent or
+ * null. */
+static const char *
+csv_text(const cJSON *object, const char *name, char *buf, size_t size)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
+
+    if (cJSON_IsString(item))
+        return item->valuestring;
+    if (cJSON_IsNumber(item)) {
+        format_exact(item->valuedouble, buf, size);
+        return buf;
+    }
+    if (cJSON_IsBool(item))
+        return cJSON_IsTrue(item) ? "true" : "false";
+    return "";
+}
+
+/*
+ * CSV (RFC 4180, lines ending CRLF): a header row, then one row per team x
+ * metric x period, oldest period first; one column per benchmark name found
+ * ("benchmark_regional"), empty where a period has none.
+ */
+static int
+print_kpi_csv(const cJSON *rows)
+{
+    cJSON *names = cJSON_CreateArray();
+    const cJSON *row, *period, *name;
+    char buf[64], header[300];
+    size_t columns = sizeof(csv_columns) / sizeof(csv_columns[0]);
+
+    if (names == NULL || collect_benchmark_names(rows, names) < 0) {
+        cJSON_Delete(names);
+        return -ENOMEM;
+    }
+    for (size_t c = 0; c < columns; c++) {
+        if (c > 0)
+            putchar(',');
+        put_csv_field(csv_columns[c].header);
+    }
+    cJSON_ArrayForEach(name, names)
+    {
+        snprintf(header, sizeof(header), "benchmark_%s", name->valuestring);
+        putchar(',');
+        put_csv_field(header);
+    }
+    fputs("\r\n", stdout);
+    cJSON_ArrayForEach(row, rows)
+    {
+        cJSON_ArrayForEach(period, cJSON_GetObjectItemCaseSensitive(row, "periods"))
+        {
+            const cJSON *benchmarks = cJSON_GetObjectItemCaseSensitive(period, "benchmarks");
+
+            for (size_t c = 0; c < columns; c++) {
+                if (c > 0)
+                    putchar(',');
+                put_csv_field(csv_text(csv_columns[c].from_period ? period : row,
+                                       csv_columns[c].member, buf, sizeof(buf)));
+            }
+            cJSON_ArrayForEach(name, names)
+            {
+                putchar(',');
+                put_csv_field(csv_text(benchmarks, name->valuestring, buf, sizeof(buf)));
+            }
+            fputs("\r\n", stdout);
+        }
+    }
+    cJSON_Delete(names);
+    return 0;
+}
+
+/* The gauge families of --prometheus, in the order they are written. */
+enum prometheus_family {
+    FAMILY_VALUE,
+    FAMILY_OBSERVATIONS,
+    FAMILY_TARGET,
+    FAMILY_WARNING,
+    FAMILY_CRITICAL,
+    FAMILY_BENCHMARK,
+    FAMILY_STATUS,
+};
+
+static const struct {
+    const char *name;
+    const char *member; /* the row's member holding the sample's value */
+    const char *help;
+} prometheus_families[] = {
+    [FAMILY_VALUE] = {"carehub_kpi_value", "value",
+                      "The figure of a KPI for its latest period, per team."},
+    [FAMILY_OBSERVATIONS] = {"carehub_kpi_observations", "count",
+                             "How many observations the latest period's figure comes from."},
+    [FAMILY_TARGET] = {"carehub_kpi_target", "target", "The target of a KPI."},
+    [FAMILY_WARNING] = {"carehub_kpi_warning", "warning", "The figure at which a KPI turns amber."},
+    [FAMILY_CRITICAL] = {"carehub_kpi_critical", "critical",
+                         "The figure at which a KPI turns red."},
+    [FAMILY_BENCHMARK] = {"carehub_kpi_benchmark", "benchmarks",
+                          "A benchmark figure for a KPI's latest period (regional, national...)."},
+    [FAMILY_STATUS] = {"carehub_kpi_status", "status",
+                       "The state of a KPI for its latest period: 0 green, 1 amber, 2 red."},
+};
+
+/*
+ * Writes one sample: NAME{metric="...",team="...",period="..."[,benchmark="..."]} VALUE.
+ * Writes the family's # HELP and # TYPE lines first when *started is false.
+ */
+static void
+put_prometheus_sample(enum prometheus_family family, bool *started, const cJSON *row,
+                      const char *benchmark, double value)
+{
+    char number[64];
+
+    if (!*started) {
+        printf("# HELP %s %s\n# TYPE %s gauge\n", prometheus_families[family].name,
+               prometheus_families[family].help, prometheus_families[family].name);
+        *started = true;
+    }
+    printf("%s{metric=\"", prometheus_families[family].name);
+    put_prometheus_label_value(string_or(row, "metric", ""));
+    fputs("\",team=\"", stdout);
+    put_prometheus_label_value(string_or(row, "team_id", ""));
+    fputs("\",period=\"", stdout);
+    put_prometheus_label_value(string_or(row, "period", ""));
+    if (benchmark != NULL) {
+        fputs("\",benchmark=\"", stdout);
+        put_prometheus_label_value(benchmark);
+    }
+    format_exact(value, number, sizeof(number));
+    printf("\"} %s\n", number);
+}
+
+/* Writes one family's samples, every row's latest period; nothing when it has none. */
+static void
+put_prometheus_family(enum prometheus_family family, const cJSON *rows)
+{
+    const char *member = prometheus_families[family].member;
+    const cJSON *row, *benchmark;
+    bool started = false;
+    double value;
+
+    cJSON_ArrayForEach(row, rows)
+    {
+        if (family == FAMILY_BENCHMARK) {
+            cJSON_ArrayForEach(benchmark, cJSON_GetObjectItemCaseSensitive(row, member))
+            {
+                if (cJSON_IsNumber(benchmark) && benchmark->string != NULL)
+                    put_prometheus_sample(family, &started, row, benchmark->string,
+                                          benchmark->valuedouble);
+            }
+        } else if (family == FAMILY_STATUS) {
+            int status = status_number(wire_get_string(row, member));
+
+            if (status >= 0)
+                put_prometheus_sample(family, &started, row, NULL, status);
+        } else if (get_number(row, member, &value)) {
+            put_prometheus_sample(family, &started, row, NULL, value);
+        }
+    }
+}
+
+/*
+ * The Prometheus text exposition format 0.0.4, as node_exporter's textfile
+ * collector reads it: gauges of every row's latest period, one family after
+ * another, with no timestamps; a figure that is null is left out.
+ */
+static int
+print_kpi_prometheus(const cJSON *rows)
+{
+    for (size_t f = 0; f < sizeof(prometheus_families) / sizeof(prometheus_families[0]); f++)
+        put_prometheus_family((enum prometheus_family)f, rows);
+    return 0;
+}
+
+static int
+print_kpi(struct session *session, const cJSON *reply)
+{
+    const struct options *options = session->options;
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(reply, "rows");
+
+    if (options->given & OPT_CSV)
+        return print_kpi_csv(rows);
+    if (options->given & OPT_PROMETHEUS)
+        return print_kpi_prometheus(rows);
+    return print_kpi_table(options, reply, rows);
+}
+
 /* ---- requests ---- */
 
 static int
@@ -1124,6 +1831,27 @@ build_ack(const struct session *session, cJSON *request)
 
     if (r == 0 && (session->options->given & OPT_BY))
         r = add_string(request, "by", session->options->by);
+    return r;
+}
+
+static int
+build_kpi(const struct session *session, cJSON *request)
+{
+    const struct options *options = session->options;
+    int r = 0;
+
+    if (options->given & OPT_TEAM)
+        r = add_string(request, "team", options->team_id);
+    if (r == 0 && (options->given & OPT_METRIC))
+        r = add_string(request, "metric", options->metric);
+    if (r == 0 && (options->given & OPT_PERIOD))
+        r = add_string(request, "period", options->period);
+    if (r == 0 && (options->given & OPT_AT))
+        r = add_string(request, "at", options->at);
+    if (r == 0 && (options->given & OPT_PERIODS))
+        r = add_number(request, "periods", options->periods);
+    if (r == 0 && (options->given & OPT_DEPTH))
+        r = add_number(request, "depth", options->depth);
     return r;
 }
 
@@ -1292,6 +2020,13 @@ static const struct command commands[] = {
      OPT_RECIPIENT | OPT_AFTER | OPT_COUNT, NULL, NULL},
     {"clock", "clock [--set TIME | --advance SECONDS]", NULL, NULL, OPT_SET | OPT_ADVANCE,
      build_clock, print_clock},
+    {"kpi",
+     "kpi [--team ID] [--metric NAME] [--period PERIOD] [--at LABEL] [--periods N] "
+     "[--depth N] [--csv | --prometheus]",
+     NULL, NULL,
+     OPT_TEAM | OPT_METRIC | OPT_PERIOD | OPT_AT | OPT_PERIODS | OPT_DEPTH | OPT_CSV |
+         OPT_PROMETHEUS,
+     build_kpi, print_kpi},
 };
 
 /* getopt_long() codes of the options without a short form. */
@@ -1308,16 +2043,36 @@ enum long_option {
     LONG_SET,
     LONG_ADVANCE,
     LONG_COUNT,
+    LONG_METRIC,
+    LONG_PERIOD,
+    LONG_AT,
+    LONG_PERIODS,
+    LONG_DEPTH,
+    LONG_CSV,
+    LONG_PROMETHEUS,
 };
 
 static const struct {
     unsigned bit;
     const char *name;
 } option_names[] = {
-    {OPT_DAYS, "--days"},   {OPT_LIMIT, "--limit"}, {OPT_MANAGER, "--manager"},
-    {OPT_TEAM, "--team"},   {OPT_AFTER, "--after"}, {OPT_RECIPIENT, "--recipient"},
-    {OPT_BY, "--by"},       {OPT_SET, "--set"},     {OPT_ADVANCE, "--advance"},
+    {OPT_DAYS, "--days"},
+    {OPT_LIMIT, "--limit"},
+    {OPT_MANAGER, "--manager"},
+    {OPT_TEAM, "--team"},
+    {OPT_AFTER, "--after"},
+    {OPT_RECIPIENT, "--recipient"},
+    {OPT_BY, "--by"},
+    {OPT_SET, "--set"},
+    {OPT_ADVANCE, "--advance"},
     {OPT_COUNT, "--count"},
+    {OPT_METRIC, "--metric"},
+    {OPT_PERIOD, "--period"},
+    {OPT_AT, "--at"},
+    {OPT_PERIODS, "--periods"},
+    {OPT_DEPTH, "--depth"},
+    {OPT_CSV, "--csv"},
+    {OPT_PROMETHEUS, "--prometheus"},
 };
 
 static int
@@ -1375,6 +2130,73 @@ parse_id_option(const char *name, const char *text, const char **out)
     return 0;
 }
 
+/* The period types of the kpi op, as --period takes them. */
+static const char *const period_names[] = {"day", "week", "month", "quarter", "year"};
+
+static int
+parse_period_option(const char *text, const char **out)
+{
+    for (size_t i = 0; i < sizeof(period_names) / sizeof(period_names[0]); i++) {
+        if (strcmp(text, period_names[i]) == 0) {
+            *out = text;
+            return 0;
+        }
+    }
+    fprintf(stderr, "carehubctl: --period wants day, week, month, quarter or year, not \"%s\"\n",
+            text);
+    return -EINVAL;
+}
+
+/* True when the n characters at text are all decimal digits. */
+static bool
+all_digits(const char *text, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+    return true;
+}
+
+/*
+ * True when text is a day or a period as the kpi op's "at" takes it: a date
+ * YYYY-MM-DD, a month YYYY-MM, a quarter YYYY-Qn (n from 1 to 4) or a year
+ * YYYY, years 1900 to 9999.
+ */
+static bool
+period_label_valid(const char *text)
+{
+    struct civil_date date;
+    size_t len = strlen(text);
+
+    if (timefmt_parse_date(text, &date) == 0)
+        return true;
+    if ((len != 4 && len != 7) || !all_digits(text, 4) || text[0] == '0' ||
+        (text[0] == '1' && text[1] < '9'))
+        return false;
+    if (len == 4)
+        return true;
+    if (text[4] != '-')
+        return false;
+    if (text[5] == 'Q')
+        return text[6] >= '1' && text[6] <= '4';
+    return all_digits(text + 5, 2) &&
+           ((text[5] == '0' && text[6] >= '1') || (text[5] == '1' && text[6] <= '2'));
+}
+
+static int
+parse_at_option(const char *text, const char **out)
+{
+    if (period_label_valid(text)) {
+        *out = text;
+        return 0;
+    }
+    fprintf(stderr,
+            "carehubctl: --at wants a date (2026-11-22), a month (2026-11), a quarter "
+            "(2026-Q4) or a year (2026), not \"%s\"\n",
+            text);
+    return -EINVAL;
+}
+
 /* Reads one command option into options. */
 static int
 parse_command_option(int code, const char *arg, struct options *options)
@@ -1406,6 +2228,27 @@ parse_command_option(int code, const char *arg, struct options *options)
     case LONG_RECIPIENT:
         options->given |= OPT_RECIPIENT;
         return parse_id_option("--recipient", arg, &options->recipient_id);
+    case LONG_METRIC:
+        options->given |= OPT_METRIC;
+        return parse_id_option("--metric", arg, &options->metric);
+    case LONG_PERIOD:
+        options->given |= OPT_PERIOD;
+        return parse_period_option(arg, &options->period);
+    case LONG_AT:
+        options->given |= OPT_AT;
+        return parse_at_option(arg, &options->at);
+    case LONG_PERIODS:
+        options->given |= OPT_PERIODS;
+        return parse_number_option("--periods", arg, 1, CTL_PERIODS_MAX, &options->periods);
+    case LONG_DEPTH:
+        options->given |= OPT_DEPTH;
+        return parse_number_option("--depth", arg, 0, CTL_DEPTH_MAX, &options->depth);
+    case LONG_CSV:
+        options->given |= OPT_CSV;
+        return 0;
+    case LONG_PROMETHEUS:
+        options->given |= OPT_PROMETHEUS;
+        return 0;
     case LONG_BY:
         options->given |= OPT_BY;
         return parse_id_option("--by", arg, &options->by);
@@ -1443,6 +2286,13 @@ parse_options(int argc, char **argv, struct options *options)
         {"set", required_argument, NULL, LONG_SET},
         {"advance", required_argument, NULL, LONG_ADVANCE},
         {"count", required_argument, NULL, LONG_COUNT},
+        {"metric", required_argument, NULL, LONG_METRIC},
+        {"period", required_argument, NULL, LONG_PERIOD},
+        {"at", required_argument, NULL, LONG_AT},
+        {"periods", required_argument, NULL, LONG_PERIODS},
+        {"depth", required_argument, NULL, LONG_DEPTH},
+        {"csv", no_argument, NULL, LONG_CSV},
+        {"prometheus", no_argument, NULL, LONG_PROMETHEUS},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -1528,6 +2378,12 @@ check_command_options(const struct command *command, const struct options *optio
     }
     if ((options->given & OPT_SET) && (options->given & OPT_ADVANCE)) {
         fprintf(stderr, "carehubctl: give --set or --advance, not both\n");
+        return -EINVAL;
+    }
+    if (((options->given & OPT_CSV) != 0) + ((options->given & OPT_PROMETHEUS) != 0) +
+            options->json >
+        1) {
+        fprintf(stderr, "carehubctl: give one of --json, --csv and --prometheus, not two\n");
         return -EINVAL;
     }
     return 0;

@@ -424,15 +424,15 @@ struct client_follower {
     char error[512];
 };
 
-/* Subscribes to one topic prefix. */
+/* Subscribes to one topic prefix: "<type>.<id>", or everything when type is NULL. */
 static int
-subscribe(void *socket, const char *type, const char *recipient_id)
+subscribe(void *socket, const char *type, const char *id)
 {
     char topic[320];
     int size = 0;
 
     if (type != NULL)
-        size = snprintf(topic, sizeof(topic), "%s.%s", type, recipient_id);
+        size = snprintf(topic, sizeof(topic), "%s.%s", type, id);
     if (size < 0 || (size_t)size >= sizeof(topic))
         return -EINVAL;
     return zmq_setsockopt(socket, ZMQ_SUBSCRIBE, topic, (size_t)size) == 0 ? 0 : -zmq_errno();
@@ -454,8 +454,14 @@ configure_subscriber(struct client_follower *follower)
         return -zmq_errno();
     if (follower->recipient_id == NULL)
         return subscribe(socket, NULL, NULL);
+    /*
+     * A KPI alert's topic names the team, not the recipient ("alert.T12"):
+     * every alert is taken, and receive_announcement() skips those whose
+     * body names someone else.
+     */
     if ((r = subscribe(socket, "reminder", follower->recipient_id)) < 0 ||
-        (r = subscribe(socket, "escalation", follower->recipient_id)) < 0)
+        (r = subscribe(socket, "escalation", follower->recipient_id)) < 0 ||
+        (r = subscribe(socket, "alert", "")) < 0)
         return r;
     return 0;
 }

@@ -148,10 +148,10 @@ struct client_follower;
 /*
  * Subscribes to the notification socket at notify_endpoint: to every
  * notification when recipient_id is NULL, else to the topics
- * "reminder.<recipient_id>" and "escalation.<recipient_id>" (and, because
- * ZeroMQ matches topic prefixes, only those whose body names exactly that
- * recipient are taken).  Waits up to timeout_ms for the connection to be
- * made, so that client_follower_start() catches up only once new
+ * "reminder.<recipient_id>", "escalation.<recipient_id>" and "alert." (a KPI
+ * alert's topic names the team); because ZeroMQ matches topic prefixes, and
+ * for alerts, only those whose body names exactly that recipient are taken.  Waits up to timeout_ms
+ * for the connection to be made, so that client_follower_start() catches up only once new
  * notifications can reach the subscription; a readable stop_fd (a signalfd,
  * say; -1 for none) cuts the wait short.  api is borrowed: the follower asks
  * it ("notifications" op) for the full records, and must not outlive it.

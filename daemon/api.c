@@ -850,9 +850,10 @@ api_on_message(struct bus *bus, struct bus_message *message)
         return;
     }
     /* Ops answered once the writer has done their part: the request travels with them. */
-    if (strcmp(op, "ack") == 0 || strcmp(op, "clock") == 0) {
-        bool kept = strcmp(op, "ack") == 0 ? api_op_ack(daemon, &route, request, id)
-                                           : api_op_clock(daemon, &route, request, id);
+    if (strcmp(op, "ack") == 0 || strcmp(op, "clock") == 0 || strcmp(op, "kpi") == 0) {
+        bool kept = strcmp(op, "ack") == 0     ? api_op_ack(daemon, &route, request, id)
+                    : strcmp(op, "clock") == 0 ? api_op_clock(daemon, &route, request, id)
+                                               : api_op_kpi(daemon, &route, request, id);
         if (!kept)
             cJSON_Delete(request);
         return;

@@ -7,6 +7,7 @@
 #define CAREHUB_API_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -33,6 +34,21 @@ const char *api_required_id(struct daemon *daemon, const struct bus_route *route
 void api_reply_store_failure(struct daemon *daemon, const struct bus_route *route, const cJSON *id,
                              int r);
 
+/* Adds name: "YYYY-MM-DD" (a local day), or name: null for STORE_NO_DAY. */
+void api_add_day(cJSON *object, const char *name, int64_t day);
+
+/*
+ * Reads an optional integer field into *out (left alone when absent).
+ * Replies bad_request and returns false when it is not a whole number in [min, max].
+ */
+bool api_optional_integer(struct daemon *daemon, const struct bus_route *route,
+                          const cJSON *request, const cJSON *id, const char *name, long long min,
+                          long long max, long long *out);
+
+/* An optional id field: NULL when absent; replies bad_request and sets *bad when malformed. */
+const char *api_optional_id(struct daemon *daemon, const struct bus_route *route,
+                            const cJSON *request, const cJSON *id, const char *name, bool *bad);
+
 /* Visits everyone whose line manager (by the directory's rule) is manager_id. */
 typedef int (*api_report_visit)(void *context, const struct dir_staff *staff, enum dir_via via);
 int api_reports_of(struct daemon *daemon, const char *manager_id, api_report_visit visit,
@@ -57,6 +73,17 @@ bool api_op_ack(struct daemon *daemon, const struct bus_route *route, cJSON *req
                 const cJSON *id);
 bool api_op_clock(struct daemon *daemon, const struct bus_route *route, cJSON *request,
                   const cJSON *id);
+
+/* The "kpi" op: KPI figures per team and period (answered once the figures are on disk). */
+bool api_op_kpi(struct daemon *daemon, const struct bus_route *route, cJSON *request,
+                const cJSON *id);
+/* Answers a kpi request after its INGEST_KPI_WRITE job. */
+void api_kpi_answer(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
+                    const cJSON *id);
+
+/* Hands a job (owning request) to the writer; api_job_done() answers it. */
+void api_submit_job(struct daemon *daemon, const struct bus_route *route, cJSON *request,
+                    const cJSON *id, struct ingest_request *job);
 
 /* Answers an ack or clock request once the writer has done its part. */
 void api_job_done(struct daemon *daemon, struct ingest_request *request);

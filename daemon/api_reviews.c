@@ -34,8 +34,8 @@ format_day(int64_t day, char buf[16])
     snprintf(buf, 16, "%04d-%02d-%02d", date.year % 10000, date.month, date.day);
 }
 
-static void
-add_day(cJSON *object, const char *name, int64_t day)
+void
+api_add_day(cJSON *object, const char *name, int64_t day)
 {
     char text[16];
 
@@ -51,9 +51,10 @@ add_day(cJSON *object, const char *name, int64_t day)
  * Reads an optional integer field into *out (default when absent).  Replies
  * bad_request and returns false when it is not a whole number in [min, max].
  */
-static bool
-optional_integer(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
-                 const cJSON *id, const char *name, long long min, long long max, long long *out)
+bool
+api_optional_integer(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
+                     const cJSON *id, const char *name, long long min, long long max,
+                     long long *out)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(request, name);
     char message[160];
@@ -72,9 +73,9 @@ optional_integer(struct daemon *daemon, const struct bus_route *route, const cJS
 }
 
 /* An optional id field: NULL when absent; replies bad_request and sets *bad when malformed. */
-static const char *
-optional_id(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
-            const cJSON *id, const char *name, bool *bad)
+const char *
+api_optional_id(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
+                const cJSON *id, const char *name, bool *bad)
 {
     if (cJSON_GetObjectItemCaseSensitive(request, name) == NULL)
         return NULL;
@@ -108,8 +109,8 @@ obligation_json(struct daemon *daemon, const struct obligation *o, const char *n
     cJSON_AddStringToObject(object, "what", what);
     api_add_optional(object, "item", o->item);
     api_add_optional(object, "step", o->step);
-    add_day(object, "due", o->due_day);
-    add_day(object, "booked", o->booked_day);
+    api_add_day(object, "due", o->due_day);
+    api_add_day(object, "booked", o->booked_day);
     cJSON_AddStringToObject(object, "state", store_obligation_state_name(o->state));
     /* Days overdue count from the due (or booked) date; within a grace period they are not yet. */
     if (is_overdue(daemon, o, now))
@@ -117,7 +118,7 @@ obligation_json(struct daemon *daemon, const struct obligation *o, const char *n
     else if (o->state == OBLIGATION_OPEN)
         cJSON_AddNumberToObject(object, "days_until_due", (double)(o->target_day - now));
     api_add_optional(object, "responsible_id", o->responsible_id);
-    add_day(object, "closed", o->closed_day);
+    api_add_day(object, "closed", o->closed_day);
     api_add_optional(object, "reason", o->reason);
     if (o->next_ms != 0) {
         char when[32];
@@ -236,7 +237,7 @@ listing_reply(struct daemon *daemon, const cJSON *id, struct listing *listing)
 
     listing->daemon = daemon;
     listing->today = today(daemon);
-    add_day(reply, "today", listing->today);
+    api_add_day(reply, "today", listing->today);
     listing->array = cJSON_AddArrayToObject(reply, "obligations");
     return reply;
 }
@@ -251,8 +252,8 @@ api_op_due(struct daemon *daemon, const struct bus_route *route, const cJSON *re
     cJSON *reply;
 
     if (manager_id == NULL ||
-        !optional_integer(daemon, route, request, id, "days", 0, 366, &days) ||
-        !optional_integer(daemon, route, request, id, "limit", 1, LIST_LIMIT_MAX, &limit))
+        !api_optional_integer(daemon, route, request, id, "days", 0, 366, &days) ||
+        !api_optional_integer(daemon, route, request, id, "limit", 1, LIST_LIMIT_MAX, &limit))
         return;
     memset(&listing, 0, sizeof(listing));
     listing.limit = limit;
@@ -324,14 +325,15 @@ api_op_overdue(struct daemon *daemon, const struct bus_route *route, const cJSON
                const cJSON *id)
 {
     bool bad = false;
-    const char *manager_id = optional_id(daemon, route, request, id, "manager_id", &bad);
-    const char *team_id = bad ? NULL : optional_id(daemon, route, request, id, "team_id", &bad);
+    const char *manager_id = api_optional_id(daemon, route, request, id, "manager_id", &bad);
+    const char *team_id = bad ? NULL : api_optional_id(daemon, route, request, id, "team_id", &bad);
     long long limit = LIST_LIMIT_DEFAULT;
     struct listing listing;
     cJSON *reply;
     int r;
 
-    if (bad || !optional_integer(daemon, route, request, id, "limit", 1, LIST_LIMIT_MAX, &limit))
+    if (bad ||
+        !api_optional_integer(daemon, route, request, id, "limit", 1, LIST_LIMIT_MAX, &limit))
         return;
     if (manager_id && team_id) {
         api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST,
@@ -388,8 +390,8 @@ add_absence(void *context, const struct absence *absence)
 
     cJSON_AddStringToObject(object, "absence_id", absence->absence_id);
     cJSON_AddStringToObject(object, "kind", absence->kind);
-    add_day(object, "start", absence->start_day);
-    add_day(object, "end", absence->end_day);
+    api_add_day(object, "start", absence->start_day);
+    api_add_day(object, "end", absence->end_day);
     cJSON_AddItemToArray(context, object);
     return 0;
 }
@@ -418,7 +420,7 @@ api_op_person(struct daemon *daemon, const struct bus_route *route, const cJSON 
     reply = wire_reply_ok(id);
     listing.daemon = daemon;
     listing.today = today(daemon);
-    add_day(reply, "today", listing.today);
+    api_add_day(reply, "today", listing.today);
     person = cJSON_AddObjectToObject(reply, "staff");
     cJSON_AddStringToObject(person, "staff_id", staff.staff_id);
     cJSON_AddStringToObject(person, "name", staff.name);
@@ -453,8 +455,8 @@ add_notification(void *context, const struct notification *n)
     cJSON_AddStringToObject(object, "kind", n->kind);
     api_add_optional(object, "item", n->item);
     api_add_optional(object, "step", n->step);
-    add_day(object, "due", n->due_day);
-    add_day(object, "booked", n->booked_day);
+    api_add_day(object, "due", n->due_day);
+    api_add_day(object, "booked", n->booked_day);
     cJSON_AddNumberToObject(object, "days_overdue", n->days_overdue);
     cJSON_AddNumberToObject(object, "level", n->level);
     timefmt_format_rfc3339(n->planned_ms, when, sizeof(when));
@@ -480,13 +482,13 @@ api_op_notifications(struct daemon *daemon, const struct bus_route *route, const
 {
     long long after = 0, limit = 100;
     bool bad = false;
-    const char *recipient = optional_id(daemon, route, request, id, "recipient_id", &bad);
+    const char *recipient = api_optional_id(daemon, route, request, id, "recipient_id", &bad);
     int64_t last_seq = 0, missed = 0;
     cJSON *reply;
     int r;
 
-    if (bad || !optional_integer(daemon, route, request, id, "after", 0, 1LL << 53, &after) ||
-        !optional_integer(daemon, route, request, id, "limit", 1, LIST_LIMIT_MAX, &limit))
+    if (bad || !api_optional_integer(daemon, route, request, id, "after", 0, 1LL << 53, &after) ||
+        !api_optional_integer(daemon, route, request, id, "limit", 1, LIST_LIMIT_MAX, &limit))
         return;
     reply = wire_reply_ok(id);
     r = store_notifications_after(daemon->reader, after, (int)limit, recipient, add_notification,
@@ -504,9 +506,9 @@ api_op_notifications(struct daemon *daemon, const struct bus_route *route, const
 }
 
 /* Hands a request that the writer must see to ingest; the reply comes from api_job_done(). */
-static void
-submit_job(struct daemon *daemon, const struct bus_route *route, cJSON *request, const cJSON *id,
-           struct ingest_request *job)
+void
+api_submit_job(struct daemon *daemon, const struct bus_route *route, cJSON *request,
+               const cJSON *id, struct ingest_request *job)
 {
     job->route = *route;
     job->root = request;
@@ -519,10 +521,10 @@ api_op_ack(struct daemon *daemon, const struct bus_route *route, cJSON *request,
 {
     long long seq = -1;
     bool bad = false;
-    const char *by = optional_id(daemon, route, request, id, "by", &bad);
+    const char *by = api_optional_id(daemon, route, request, id, "by", &bad);
     struct ingest_request *job;
 
-    if (bad || !optional_integer(daemon, route, request, id, "seq", 1, 1LL << 53, &seq))
+    if (bad || !api_optional_integer(daemon, route, request, id, "seq", 1, 1LL << 53, &seq))
         return false;
     if (seq < 0) {
         api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST,
@@ -537,7 +539,7 @@ api_op_ack(struct daemon *daemon, const struct bus_route *route, cJSON *request,
     job->job = INGEST_ACK;
     job->ack_seq = seq;
     directory_copy_text(job->ack_by, sizeof(job->ack_by), by);
-    submit_job(daemon, route, request, id, job);
+    api_submit_job(daemon, route, request, id, job);
     return true;
 }
 
@@ -552,7 +554,7 @@ reply_clock(struct daemon *daemon, const struct bus_route *route, const cJSON *i
     timefmt_format_rfc3339(now, when, sizeof(when));
     cJSON_AddStringToObject(reply, "now", when);
     cJSON_AddBoolToObject(reply, "test_clock", daemon->clock.test);
-    add_day(reply, "today", schedule_local_day(now));
+    api_add_day(reply, "today", schedule_local_day(now));
     if (next != 0) {
         timefmt_format_rfc3339(next, when, sizeof(when));
         cJSON_AddStringToObject(reply, "next_action_at", when);
@@ -592,8 +594,8 @@ api_op_clock(struct daemon *daemon, const struct bus_route *route, cJSON *reques
             return false;
         }
     } else {
-        if (!optional_integer(daemon, route, request, id, "advance_seconds", 0, 400LL * 86400 * 366,
-                              &advance))
+        if (!api_optional_integer(daemon, route, request, id, "advance_seconds", 0,
+                                  400LL * 86400 * 366, &advance))
             return false;
         target = clock_now_ms(&daemon->clock) + advance * 1000;
     }
@@ -609,7 +611,7 @@ api_op_clock(struct daemon *daemon, const struct bus_route *route, cJSON *reques
         return false;
     }
     job->job = INGEST_CATCH_UP;
-    submit_job(daemon, route, request, id, job);
+    api_submit_job(daemon, route, request, id, job);
     return true;
 }
 
@@ -624,6 +626,10 @@ api_job_done(struct daemon *daemon, struct ingest_request *request)
     }
     if (request->job == INGEST_CATCH_UP) {
         reply_clock(daemon, &request->route, request->id);
+        return;
+    }
+    if (request->job == INGEST_KPI_WRITE) {
+        api_kpi_answer(daemon, &request->route, request->root, request->id);
         return;
     }
     if (request->job_result == -ENOENT) {

@@ -323,6 +323,9 @@ check_group(struct config *out, config_setting_t *group, const char *prefix, con
             (strcmp(name, "schedule") == 0 || strcmp(name, "kinds") == 0 ||
              strcmp(name, "courses") == 0))
             continue; /* checked by kinds_load() */
+        if (prefix[0] == '\0' && name != NULL &&
+            (strcmp(name, "kpi") == 0 || strcmp(name, "metrics") == 0))
+            continue; /* checked by metrics_load() */
         spec = find_key(path);
         if (spec == NULL) {
             add_error(errors, where, line, "%s: unknown key", path);
@@ -413,6 +416,12 @@ config_load(const char *path, struct config *out, struct config_errors *errors)
         config_free(out);
         return -ENOMEM;
     }
+    if (metrics_load(config_root_setting(&parsed), path, &out->kinds, &out->metrics, errors) ==
+        -ENOMEM) {
+        config_destroy(&parsed);
+        config_free(out);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (keys[i].required && config_lookup(&parsed, keys[i].path) == NULL) {
             /* A missing member of a missing group is reported once, at the group. */
@@ -452,5 +461,6 @@ config_free(struct config *config)
     free(config->notify_endpoint);
     free(config->timezone);
     kinds_free(&config->kinds);
+    metrics_free(&config->metrics);
     memset(config, 0, sizeof(*config));
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "kinds.h"
+#include "metrics.h"
 
 struct config {
     char *path;            /* the file read, as given */
@@ -27,9 +28,10 @@ struct config {
     int commit_max_events;
     int commit_max_delay_ms;
     int cache_mb;
-    int checkpoint_pages; /* storage.checkpoint_pages */
-    bool durable;         /* storage.durable: false only for benchmarks */
-    struct kinds kinds;   /* the "schedule", "kinds" and "courses" sections */
+    int checkpoint_pages;   /* storage.checkpoint_pages */
+    bool durable;           /* storage.durable: false only for benchmarks */
+    struct kinds kinds;     /* the "schedule", "kinds" and "courses" sections */
+    struct metrics metrics; /* the "kpi" and "metrics" sections */
 };
 
 /* At most this many errors are kept; the count goes on past it. */
@@ -44,7 +46,7 @@ struct config_errors {
 /*
  * Adds one error, "file:line: " (or "file: " when line is 0) followed by the
  * formatted text, to errors; past CONFIG_MAX_ERRORS only the count grows.
- * For the modules that check a section of the file (kinds.c).
+ * For the modules that check a section of the file (kinds.c, metrics.c).
  */
 void config_add_error(struct config_errors *errors, const char *file, int line, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));

@@ -1,13 +1,14 @@
 #include "event.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "timefmt.h"
 
-enum field_kind { FIELD_ID, FIELD_TEXT, FIELD_DATE, FIELD_EMAIL, FIELD_REGISTRATION };
+enum field_kind { FIELD_ID, FIELD_TEXT, FIELD_DATE, FIELD_EMAIL, FIELD_REGISTRATION, FIELD_NUMBER };
 
 struct field_spec {
     const char *name;
@@ -128,7 +129,13 @@ static const struct type_spec types[EVENT_TYPE_COUNT] = {
                               {{"concern_id", FIELD_ID, true, false},
                                {"date", FIELD_DATE, true, false},
                                {"outcome", FIELD_TEXT, false, true}}},
-    [EVENT_KPI_OBSERVED] = {"kpi.observed", false, false, {{NULL, 0, false, false}}},
+    [EVENT_KPI_OBSERVED] = {"kpi.observed",
+                            true,
+                            false,
+                            {{"metric", FIELD_ID, true, false},
+                             {"team_id", FIELD_ID, true, false},
+                             {"value", FIELD_NUMBER, true, false},
+                             {"staff_id", FIELD_ID, false, false}}},
 };
 
 int
@@ -240,6 +247,15 @@ check_field(const char *type, const struct field_spec *field, const cJSON *item,
         return check_text(type, field->name, item, EVENT_TEXT_MAX, error);
     case FIELD_DATE:
         return check_date_text(type, field->name, item, error);
+    case FIELD_NUMBER:
+        if (!cJSON_IsNumber(item))
+            return event_reject(error, "bad_field", "%s: \"%s\" must be a number", type,
+                                field->name);
+        if (!isfinite(item->valuedouble))
+            return event_reject(error, "not_finite",
+                                "%s: \"%s\" is too large to be a number (it is not finite)", type,
+                                field->name);
+        return 0;
     case FIELD_EMAIL: {
         int r = check_text(type, field->name, item, EVENT_EMAIL_MAX, error);
         if (r < 0)
@@ -357,5 +373,10 @@ event_validate(const cJSON *json, struct event *out, struct event_error *error)
     out->data = cJSON_GetObjectItemCaseSensitive(json, "data");
     if (out->data == NULL)
         return event_reject(error, "missing_attribute", "the event has no \"data\" attribute");
-    return check_data(&types[out->type], out->data, error);
+    r = check_data(&types[out->type], out->data, error);
+    if (r == 0 && out->type == EVENT_KPI_OBSERVED && !out->has_time)
+        return event_reject(error, "missing_time",
+                            "kpi.observed: the event needs a \"time\": the moment its value "
+                            "refers to");
+    return r;
 }

@@ -57,6 +57,10 @@ struct ingest {
 
     /* The scheduler: obligations changed by events, and the actions due. */
     struct obligations *obligations;
+    struct kpi *kpi;        /* KPI figures, judged and alerted in the same transactions */
+    bool batch_kpi_write;   /* an INGEST_KPI_WRITE job is in the batch: write the figures */
+    bool kpi_unwritten;     /* after the last batch: figures in memory not yet on disk */
+    int64_t kpi_next_ms;    /* after the last batch: when the KPI figures next need a batch */
     int64_t batch_now_ms;   /* the clock when the batch was handed over */
     bool catch_up_wanted;   /* run a batch even with no events: something may be due */
     bool schedule_more;     /* the last batch stopped with more due */
@@ -402,6 +406,27 @@ store_staff_details(struct ingest *ingest, struct ingest_item *item, unsigned fi
     return remember_stored(ingest, item, seq);
 }
 
+/* A KPI observation: checked against the metrics and the directory, stored, then counted. */
+static int
+store_observation(struct ingest *ingest, struct ingest_item *item)
+{
+    int64_t seq;
+    int r = kpi_check(ingest->kpi, &item->event, &item->error);
+
+    if (r == 1) {
+        item->status = INGEST_REJECTED;
+        return 0;
+    }
+    if (r == 0)
+        r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
+                               item->body, item->body_size, &seq);
+    if (r == 0)
+        r = kpi_apply(ingest->kpi, &item->event, seq);
+    if (r < 0)
+        return r;
+    return remember_stored(ingest, item, seq);
+}
+
 /* Stores one event that passed validation and is not a duplicate. */
 static int
 store_item(struct ingest *ingest, struct ingest_item *item)
@@ -414,6 +439,8 @@ store_item(struct ingest *ingest, struct ingest_item *item)
     int64_t seq;
     int r;
 
+    if (item->event.type == EVENT_KPI_OBSERVED)
+        return store_observation(ingest, item);
     if (item->event.type == EVENT_STAFF_CHANGED) {
         unsigned fields = directory_staff_fields(item->event.data);
         /* A new role can change which review kinds apply: that takes the full path. */
@@ -440,6 +467,8 @@ store_item(struct ingest *ingest, struct ingest_item *item)
         if (r == 0)
             dircache_put_team(ingest->cache, &team);
     }
+    if (r == 0 && write_team)
+        kpi_team_changed(ingest->kpi, team.team_id);
     if (r == 0 && obligations_interested(item->event.type)) {
         const struct dir_staff *was = had_before && before.left_date[0] == '\0' ? &before : NULL;
         r = obligations_apply(ingest->obligations, &item->event, seq, was,
@@ -465,11 +494,17 @@ write_batch(uv_work_t *work)
 
     memset(&ingest->batch_delta, 0, sizeof(ingest->batch_delta));
     ingest->batch_hash_count = 0;
+    ingest->batch_kpi_write = false;
     ingest->batch_sent = ingest->batch_missed = 0;
     obligations_begin(ingest->obligations, ingest->batch_now_ms);
     r = store_begin(ingest->writer);
+    if (r == 0)
+        r = kpi_replay(ingest->kpi, ingest->batch_now_ms); /* after a failed transaction */
+    kpi_begin(ingest->kpi, ingest->batch_now_ms);
     for (struct ingest_request *request = ingest->batch; r == 0 && request;
          request = request->next) {
+        if (request->job == INGEST_KPI_WRITE)
+            ingest->batch_kpi_write = true;
         if (request->job == INGEST_ACK) {
             request->job_result = store_notification_ack(ingest->writer, request->ack_seq,
                                                          ingest->batch_now_ms, request->ack_by);
@@ -508,15 +543,20 @@ write_batch(uv_work_t *work)
     ingest->batch_sent = sent_after - sent_before;
     ingest->batch_missed = missed_after - missed_before;
     if (r == 0)
+        r = kpi_finish(ingest->kpi, ingest->batch_kpi_write);
+    if (r == 0)
         r = store_counters_add(ingest->writer, &ingest->batch_delta);
     if (r == 0)
         r = store_commit(ingest->writer);
+    if (r == 0)
+        kpi_committed(ingest->kpi);
     if (r == 0)
         ingest->wal_frames = store_wal_frames(ingest->writer);
     if (r < 0) {
         snprintf(ingest->last_error, sizeof(ingest->last_error), "%s", store_error(ingest->writer));
         store_rollback(ingest->writer);
         dircache_clear(ingest->cache); /* it may hold what was just rolled back */
+        kpi_rollback(ingest->kpi);
         for (size_t i = ingest->batch_hash_count; i-- > 0;)
             dedup_remove(&ingest->dedup, ingest->batch_hashes[2 * i],
                          (int64_t)ingest->batch_hashes[2 * i + 1]);
@@ -606,6 +646,10 @@ batch_written(uv_work_t *work, int status)
     struct ingest *ingest = work->data;
     struct ingest_request *request = ingest->batch;
     int result = status < 0 ? status : ingest->batch_result;
+
+    /* The worker is done with the KPI figures: safe to read on the loop. */
+    ingest->kpi_unwritten = kpi_unwritten(ingest->kpi);
+    ingest->kpi_next_ms = kpi_next_ms(ingest->kpi);
 
     if (result == 0) {
         size_t count;
@@ -777,8 +821,11 @@ arm_schedule_timer(struct ingest *ingest)
         uv_timer_stop(&ingest->schedule_timer);
         return;
     }
-    if (ingest->next_action_ms != 0) {
-        int64_t until = ingest->next_action_ms - clock_now_ms(ingest->options.clock);
+    int64_t next = ingest->next_action_ms;
+    if (ingest->kpi_next_ms != 0 && (next == 0 || ingest->kpi_next_ms < next))
+        next = ingest->kpi_next_ms; /* a day's derived figures, or figures waiting to be written */
+    if (next != 0) {
+        int64_t until = next - clock_now_ms(ingest->options.clock);
         if (until < delay)
             delay = until < 0 ? 0 : until;
     }
@@ -809,6 +856,9 @@ ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
     }
     if (r == 0)
         r = obligations_new(&ingest->obligations, writer, options->kinds, &ingest->directory);
+    if (r == 0)
+        r = kpi_new(&ingest->kpi, writer, options->metrics, options->kinds, &ingest->directory,
+                    ingest->obligations);
     if (r == 0)
         r = store_obligations_next_ms(writer, &ingest->next_action_ms);
     if (r == 0)
@@ -967,9 +1017,29 @@ ingest_free(struct ingest *ingest)
     if (ingest == NULL)
         return;
     dircache_free(ingest->cache);
+    kpi_free(ingest->kpi);
     obligations_free(ingest->obligations);
     free(ingest->dedup.keys);
     free(ingest->dedup.seqs);
     free(ingest->batch_hashes);
     free(ingest);
+}
+
+bool
+ingest_kpi_unwritten(const struct ingest *ingest)
+{
+    return ingest->kpi_unwritten;
+}
+
+void
+ingest_kpi_counts(const struct ingest *ingest, uint64_t *observations, uint64_t *alerts,
+                  size_t *cells, size_t *bytes)
+{
+    /* Between batches only: the worker owns the figures while it writes. */
+    if (ingest->busy) {
+        *observations = *alerts = 0;
+        *cells = *bytes = 0;
+        return;
+    }
+    kpi_counts(ingest->kpi, observations, alerts, cells, bytes);
 }

@@ -30,6 +30,8 @@
 #include "clock.h"
 #include "event.h"
 #include "kinds.h"
+#include "kpi.h"
+#include "metrics.h"
 #include "obligations.h"
 #include "store.h"
 
@@ -48,9 +50,10 @@ struct ingest_item {
 /*
  * What a request asks of the writer: to store events; to run the scheduler
  * until nothing is due at the clock's time (answered only then: the test
- * clock's "advance" waits for it); or to acknowledge a notification.
+ * clock's "advance" waits for it); to acknowledge a notification; or to
+ * write the KPI figures held in memory (a KPI query waits for it).
  */
-enum ingest_job { INGEST_PUBLISH = 0, INGEST_CATCH_UP, INGEST_ACK };
+enum ingest_job { INGEST_PUBLISH = 0, INGEST_CATCH_UP, INGEST_ACK, INGEST_KPI_WRITE };
 
 /* One request: the caller fills route, root, id and items (or the job's fields), then submits it.
  */
@@ -86,8 +89,9 @@ struct ingest_options {
      */
     struct store *checkpointer;
     int checkpoint_frames;
-    const struct kinds *kinds; /* borrowed: review kinds and the working calendar */
-    const struct clock *clock; /* borrowed: the daemon's clock (real or test) */
+    const struct kinds *kinds;     /* borrowed: review kinds and the working calendar */
+    const struct metrics *metrics; /* borrowed: the KPI metrics */
+    const struct clock *clock;     /* borrowed: the daemon's clock (real or test) */
     /* Called on the loop with the notifications each committed transaction wrote. */
     void (*published)(void *data, const struct obligations_notice *notices, size_t count);
 };
@@ -123,6 +127,13 @@ void ingest_schedule_counts(const struct ingest *ingest, uint64_t *sent, uint64_
 
 /* The moment of the earliest pending reminder or escalation (0 when none). */
 int64_t ingest_next_action_ms(const struct ingest *ingest);
+
+/* True when KPI observations were applied but are not yet on disk (see INGEST_KPI_WRITE). */
+bool ingest_kpi_unwritten(const struct ingest *ingest);
+
+/* KPI observations applied and alerts sent since start; figures in memory and their bytes. */
+void ingest_kpi_counts(const struct ingest *ingest, uint64_t *observations, uint64_t *alerts,
+                       size_t *cells, size_t *bytes);
 
 /* Transactions committed since start: events stored per transaction shows group commit. */
 unsigned long ingest_transactions(const struct ingest *ingest);

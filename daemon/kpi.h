@@ -50,8 +50,8 @@ struct kpi_cell {
     int64_t count;
     double sum, min, max;
     double last;
-    int64_t last_ms;  /* the time of the observation that gave last */
-    int64_t last_seq; /* its sequence number (breaks ties of time) */
+    int64_t last_ms;      /* the time of the observation that gave last */
+    int64_t last_seq;     /* its sequence number (breaks ties of time) */
     struct sketch sketch; /* only for percentile metrics */
 };
 
@@ -119,11 +119,29 @@ void kpi_team_changed(struct kpi *kpi, const char *team_id);
  */
 int kpi_finish(struct kpi *kpi, bool force);
 
+/* After the transaction committed: what kpi_finish() wrote is on disk now. */
+void kpi_committed(struct kpi *kpi);
+
+/* True while observations are applied in memory but not yet written (the API then asks for a
+ * write). */
+bool kpi_unwritten(const struct kpi *kpi);
+
 /* After a failed transaction: forgets what is in memory (it is read again from the database). */
 void kpi_rollback(struct kpi *kpi);
 
 /* When kpi_finish() next has work without any event: the next local midnight (ms). */
 int64_t kpi_next_ms(const struct kpi *kpi);
+
+/*
+ * Computes every derived metric's figure for each team's own staff (no
+ * roll-up) as at the end of day today, from the obligations in store (any
+ * connection), and visits each: metric is the index in the configuration.
+ */
+int kpi_derived_cells(struct store *store, const struct metrics *metrics, const struct kinds *kinds,
+                      int64_t today,
+                      int (*visit)(void *context, int metric, const char *team_id,
+                                   const struct kpi_cell *cell),
+                      void *context);
 
 /* Observations applied and alerts sent since start; series (cells) in memory and their bytes. */
 void kpi_counts(const struct kpi *kpi, uint64_t *observations, uint64_t *alerts, size_t *cells,

@@ -235,9 +235,11 @@ on_published(void *data, const struct obligations_notice *notices, size_t count)
 
     for (size_t i = 0; i < count; i++) {
         const struct obligations_notice *notice = &notices[i];
+        bool alert = strcmp(notice->type, "alert") == 0;
         char topic[160];
-        int topic_size =
-            snprintf(topic, sizeof(topic), "%s.%s", notice->type, notice->recipient_id);
+        /* Alerts are about a team, so their topic names the team: "alert.T12". */
+        int topic_size = snprintf(topic, sizeof(topic), "%s.%s", notice->type,
+                                  alert ? notice->item : notice->recipient_id);
         cJSON *body = cJSON_CreateObject();
         char *text;
 
@@ -247,6 +249,11 @@ on_published(void *data, const struct obligations_notice *notices, size_t count)
         cJSON_AddStringToObject(body, "recipient_id", notice->recipient_id);
         cJSON_AddStringToObject(body, "kind", notice->kind);
         cJSON_AddNumberToObject(body, "level", notice->level);
+        if (alert) {
+            cJSON_AddStringToObject(body, "team_id", notice->item);
+            cJSON_AddStringToObject(body, "metric", notice->kind);
+            cJSON_AddStringToObject(body, "period", notice->step);
+        }
         text = cJSON_PrintUnformatted(body);
         cJSON_Delete(body);
         if (text == NULL || topic_size < 0 || (size_t)topic_size >= sizeof(topic)) {
@@ -383,6 +390,7 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
     ingest_options.checkpointer = daemon.checkpointer;
     ingest_options.checkpoint_frames = daemon.config.checkpoint_pages;
     ingest_options.kinds = &daemon.config.kinds;
+    ingest_options.metrics = &daemon.config.metrics;
     ingest_options.clock = &daemon.clock;
     ingest_options.published = on_published;
     r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done, &daemon,

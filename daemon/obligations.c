@@ -1533,6 +1533,8 @@ remember_notice(struct obligations *obligations, const struct notification *n)
     directory_copy_text(notice->type, sizeof(notice->type), n->type);
     directory_copy_text(notice->recipient_id, sizeof(notice->recipient_id), n->recipient_id);
     directory_copy_text(notice->kind, sizeof(notice->kind), n->kind);
+    directory_copy_text(notice->item, sizeof(notice->item), n->item);
+    directory_copy_text(notice->step, sizeof(notice->step), n->step);
     notice->level = n->level;
     return 0;
 }
@@ -1746,4 +1748,72 @@ int
 obligations_next_ms(struct obligations *obligations, int64_t *out_ms)
 {
     return store_obligations_next_ms(obligations->writer, out_ms);
+}
+
+/*
+ * A KPI alert about a team goes to the team's manager and, for each role
+ * named, to the nearest holder of it from that manager up the chain (the
+ * manager themself included), else to everyone who holds it.  With nobody
+ * there, the manager of the nearest team above that has one.
+ */
+int
+obligations_alert(struct obligations *obligations, const char *team_id,
+                  const char (*roles)[KIND_NAME_MAX + 1], int role_count, struct notification *n)
+{
+    struct recipients recipients;
+    struct dir_team team;
+    char manager[DIR_ID_SIZE] = "";
+    char current[DIR_ID_SIZE];
+    int r;
+
+    recipients.count = 0;
+    directory_copy_text(current, sizeof(current), team_id);
+    for (int depth = 0; depth < DIR_DEPTH_MAX && current[0] != '\0' && manager[0] == '\0';
+         depth++) {
+        r = obligations->directory->get_team(obligations->directory->context, current, &team);
+        if (r == -ENOENT)
+            break;
+        if (r < 0)
+            return r;
+        if (team.manager_id[0] != '\0' && active(obligations, team.manager_id))
+            directory_copy_text(manager, sizeof(manager), team.manager_id);
+        directory_copy_text(current, sizeof(current), team.parent_id);
+    }
+    add_recipient(&recipients, manager, "");
+    for (int i = 0; i < role_count; i++) {
+        char person[DIR_ID_SIZE] = "";
+        struct dir_staff staff;
+        if (manager[0] != '\0') {
+            r = staff_get(obligations, manager, &staff);
+            if (r < 0 && r != -ENOENT)
+                return r;
+            if (r == 0 && strcmp(staff.role, roles[i]) == 0)
+                directory_copy_text(person, sizeof(person), manager);
+            else if ((r = nearest_with_role(obligations, manager, roles[i], person)) < 0)
+                return r;
+        }
+        if (person[0] != '\0') {
+            add_recipient(&recipients, person, "");
+            continue;
+        }
+        const struct role_holders *holders;
+        r = role_holders(obligations, roles[i], &holders);
+        if (r < 0)
+            return r;
+        for (int h = 0; h < holders->count; h++)
+            add_recipient(&recipients, holders->ids[h], "");
+    }
+    n->created_ms = obligations->now_ms;
+    snprintf(n->type, sizeof(n->type), "alert");
+    for (int i = 0; i < recipients.count; i++) {
+        directory_copy_text(n->recipient_id, sizeof(n->recipient_id), recipients.ids[i]);
+        r = store_notification_insert(obligations->writer, n);
+        if (r == -EEXIST)
+            continue;
+        if (r == 0)
+            r = remember_notice(obligations, n);
+        if (r < 0)
+            return r;
+    }
+    return recipients.count;
 }

@@ -23,10 +23,12 @@
 /* What the PUB socket carries for one new notification: nothing personal beyond ids. */
 struct obligations_notice {
     int64_t seq;
-    char type[16]; /* "reminder" or "escalation" */
+    char type[16]; /* "reminder", "escalation" or "alert" */
     char recipient_id[DIR_ID_SIZE];
-    char kind[DIR_ID_SIZE];
-    int level;
+    char kind[DIR_ID_SIZE]; /* an alert's metric */
+    char item[DIR_ID_SIZE]; /* an alert's team */
+    char step[DIR_ID_SIZE]; /* an alert's period ("2026-11") */
+    int level;              /* an alert's state: 0 green, 1 amber, 2 red */
 };
 
 struct obligations;
@@ -92,6 +94,16 @@ void obligations_text(const struct notification *notification, const char *subje
  */
 void obligations_describe(const struct kinds *kinds, const struct obligation *obligation, char *buf,
                           size_t size);
+
+/*
+ * Writes a KPI alert (n filled in but for type, recipient and seq) to the
+ * outbox for the team's manager and the holders of roles (see obligations.c),
+ * inside the current transaction.  Returns how many people it went to, or a
+ * negative code.
+ */
+int obligations_alert(struct obligations *obligations, const char *team_id,
+                      const char (*roles)[KIND_NAME_MAX + 1], int role_count,
+                      struct notification *n);
 
 /* Writes a day as "Monday 2 March 2026". */
 void obligations_format_day(int64_t day, char *buf, size_t size);

@@ -205,6 +205,51 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE TABLE actions ("
     "  action_id TEXT PRIMARY KEY,"
     "  obligation_id INTEGER NOT NULL) WITHOUT ROWID;",
+    /*
+     * 3: KPI figures.  kpi.observed was refused before this version, so the
+     * figures are complete up to the last event already stored.
+     */
+    "CREATE TABLE kpi_cells ("
+    "  metric TEXT NOT NULL,"
+    "  period INTEGER NOT NULL,"
+    "  start_day INTEGER NOT NULL,"
+    "  team_id TEXT NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  sum REAL NOT NULL,"
+    "  min REAL,"
+    "  max REAL,"
+    "  last REAL,"
+    "  last_ms INTEGER,"
+    "  last_seq INTEGER,"
+    "  sketch BLOB,"
+    "  PRIMARY KEY (metric, period, start_day, team_id)) WITHOUT ROWID;"
+    "CREATE TABLE kpi_states ("
+    "  metric TEXT NOT NULL,"
+    "  period INTEGER NOT NULL,"
+    "  start_day INTEGER NOT NULL,"
+    "  team_id TEXT NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  value REAL,"
+    "  seq INTEGER NOT NULL,"
+    "  changed_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (metric, period, start_day, team_id)) WITHOUT ROWID;"
+    "CREATE TABLE kpi_alerts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  metric TEXT NOT NULL,"
+    "  period INTEGER NOT NULL,"
+    "  start_day INTEGER NOT NULL,"
+    "  team_id TEXT NOT NULL,"
+    "  from_state INTEGER NOT NULL,"
+    "  to_state INTEGER NOT NULL,"
+    "  value REAL,"
+    "  count INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL);"
+    "CREATE TABLE kpi_progress ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  applied_seq INTEGER NOT NULL,"
+    "  snapshot_day INTEGER);"
+    "INSERT INTO kpi_progress SELECT 1, coalesce(max(seq), 0), NULL FROM events;",
 };
 
 int
@@ -662,8 +707,8 @@ read_staff(sqlite3_stmt *stmt, struct dir_staff *out)
     COPY(stmt, 10, out, left_date);
 }
 
-static void
-read_team(sqlite3_stmt *stmt, struct dir_team *out)
+void
+store_read_team(sqlite3_stmt *stmt, struct dir_team *out)
 {
     COPY(stmt, 0, out, team_id);
     COPY(stmt, 1, out, name);
@@ -685,7 +730,7 @@ copy_staff_row(sqlite3_stmt *stmt, void *out)
 static int
 copy_team_row(sqlite3_stmt *stmt, void *out)
 {
-    read_team(stmt, out);
+    store_read_team(stmt, out);
     return 1;
 }
 
@@ -885,6 +930,16 @@ store_counters_get(struct store *store, struct store_counters *out)
     return r;
 }
 
+sqlite3_stmt *
+store_lazy(struct store *store, int slot, const char *sql)
+{
+    if (store->lazy[slot] == NULL &&
+        sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &store->lazy[slot],
+                           NULL) != SQLITE_OK)
+        return NULL;
+    return store->lazy[slot];
+}
+
 int
 store_step_rows(sqlite3_stmt *stmt, store_row_cb on_row, void *context)
 {
@@ -948,7 +1003,7 @@ team_row(sqlite3_stmt *stmt, void *context)
     struct team_visitor *visitor = context;
     struct dir_team team;
 
-    read_team(stmt, &team);
+    store_read_team(stmt, &team);
     return visitor->visit(visitor->context, &team);
 }
 

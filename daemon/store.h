@@ -20,7 +20,7 @@
 #include "event.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* "CARE": PRAGMA application_id of a carehub database. */
 #define STORE_APPLICATION_ID 0x43415245
@@ -298,5 +298,85 @@ int store_action_put(struct store *store, const char *action_id, int64_t obligat
  */
 int store_staff_with_role(struct store *store, const char *role, int limit, store_staff_visit visit,
                           void *context);
+
+/* ---- KPI figures (store_kpi.c) ---- */
+
+/* One stored figure: a team's running totals for one metric and period; strings borrowed. */
+struct store_kpi_cell {
+    const char *metric;
+    const char *team_id;
+    int period; /* enum period_type */
+    int64_t start_day;
+    int64_t count;
+    double sum, min, max, last;
+    int64_t last_ms, last_seq;
+    const void *sketch; /* NULL when none */
+    size_t sketch_size;
+};
+
+/* A team's red/amber/green state for one metric and period, as last judged. */
+struct store_kpi_state {
+    const char *metric;
+    const char *team_id;
+    int period;
+    int64_t start_day;
+    int state;
+    bool has_value;
+    double value;
+    int64_t count; /* kpi_alerts only: the observations judged */
+    int64_t seq;   /* the event that changed it (0: a daily record) */
+    int64_t changed_ms;
+};
+
+typedef int (*store_kpi_cell_visit)(void *context, const struct store_kpi_cell *cell);
+typedef int (*store_kpi_state_visit)(void *context, const struct store_kpi_state *state);
+
+/* The one cell (metric, period, start_day, team_id) to visit: 0, -ENOENT, or an error. */
+int store_kpi_cell_get(struct store *store, const char *metric, int period, int64_t start_day,
+                       const char *team_id, store_kpi_cell_visit visit, void *context);
+/* Writes a cell, replacing what was there. */
+int store_kpi_cell_put(struct store *store, const struct store_kpi_cell *cell);
+/* Every team's cells of a metric and period type starting from first_day to last_day. */
+int store_kpi_cells(struct store *store, const char *metric, int period, int64_t first_day,
+                    int64_t last_day, store_kpi_cell_visit visit, void *context);
+/* Removes the cells and states of periods of this type starting before before_day. */
+int store_kpi_prune(struct store *store, int period, int64_t before_day);
+
+/* A stored state: 0 with *out filled (strings not), -ENOENT, or an error. */
+int store_kpi_state_get(struct store *store, const char *metric, int period, int64_t start_day,
+                        const char *team_id, struct store_kpi_state *out);
+int store_kpi_state_put(struct store *store, const struct store_kpi_state *state);
+int store_kpi_states(struct store *store, const char *metric, int period, int64_t first_day,
+                     int64_t last_day, store_kpi_state_visit visit, void *context);
+/* Records a change of state; *id is its number (alerts use it to stay unique in the outbox). */
+int store_kpi_alert_insert(struct store *store, const struct store_kpi_state *change,
+                           int from_state, int64_t *id);
+
+/* The last event included in the stored figures, and the last day recorded for derived ones. */
+int store_kpi_progress_get(struct store *store, int64_t *applied_seq, int64_t *snapshot_day);
+int store_kpi_progress_put(struct store *store, int64_t applied_seq, int64_t snapshot_day);
+
+/* Stored events of one type after seq, in order, at most limit: visit(context, seq, body, size). */
+int store_events_of_type_after(struct store *store, const char *type, int64_t after, int limit,
+                               int (*visit)(void *context, int64_t seq, const char *body,
+                                            size_t size),
+                               void *context);
+
+/* Every team. */
+int store_teams_all(struct store *store, store_team_visit visit, void *context);
+
+/* One pending (open or paused) obligation of someone still working here, with their team. */
+struct store_pending {
+    const char *staff_id;
+    const char *team_id;
+    const char *kind;
+    int state;
+    int64_t target_day;
+};
+
+/* Every pending obligation of active staff, grouped by staff member. */
+int store_pending_obligations(struct store *store,
+                              int (*visit)(void *context, const struct store_pending *pending),
+                              void *context);
 
 #endif

@@ -10,8 +10,11 @@
 
 #include "directory.h"
 
-/* Statements prepared on first use, by store_lazy_statement(). */
+/* Statements prepared on first use, by store_lazy(): store_obligations.c's slots, then
+ * store_kpi.c's. */
 #define STORE_LAZY_MAX 64
+#define STORE_LAZY_OBLIGATIONS 0
+#define STORE_LAZY_KPI 32
 
 struct store {
     int lock_fd;    /* the writer's lock on state_dir, or -1 */
@@ -41,6 +44,12 @@ void store_bind_optional(sqlite3_stmt *stmt, int index, const char *text);
 
 /* Copies a text column into a record's field of size bytes ("" for NULL). */
 void store_column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size);
+
+/* The statement in slot, prepared from sql the first time it is needed; NULL if that failed. */
+sqlite3_stmt *store_lazy(struct store *store, int slot, const char *sql);
+
+/* Reads a teams row (TEAM_COLUMNS' order: team_id, name, parent_id, manager_id). */
+void store_read_team(sqlite3_stmt *stmt, struct dir_team *out);
 
 /* Runs a statement that returns no rows, then resets it and clears its bindings. */
 int store_step_done(sqlite3_stmt *stmt);

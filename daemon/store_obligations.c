@@ -39,7 +39,7 @@ enum lazy {
     L_COUNT
 };
 
-_Static_assert(L_COUNT <= STORE_LAZY_MAX, "struct store holds STORE_LAZY_MAX lazy statements");
+_Static_assert(L_COUNT <= STORE_LAZY_KPI - STORE_LAZY_OBLIGATIONS, "the lazy slots of store_obligations.c");
 
 #define OB_COLUMNS                                                                                 \
     "id, staff_id, kind, item, step, title, responsible_id, occurrence, due_day, booked_day, "     \
@@ -106,11 +106,7 @@ static const char *const lazy_sql[L_COUNT] = {
 static sqlite3_stmt *
 lazy(struct store *store, enum lazy which)
 {
-    if (store->lazy[which] == NULL &&
-        sqlite3_prepare_v3(store->db, lazy_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
-                           &store->lazy[which], NULL) != SQLITE_OK)
-        return NULL;
-    return store->lazy[which];
+    return store_lazy(store, STORE_LAZY_OBLIGATIONS + which, lazy_sql[which]);
 }
 
 const char *

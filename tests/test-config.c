@@ -253,8 +253,8 @@ test_unknown_top_level_key(void **state)
 static void
 test_unknown_top_level_group(void **state)
 {
-    expect_one_error(*state, MINIMAL "metrics = {\n  port = 9100;\n};\n", 4,
-                     "metrics: unknown key");
+    expect_one_error(*state, MINIMAL "exporter = {\n  port = 9100;\n};\n", 4,
+                     "exporter: unknown key");
 }
 
 static void

@@ -382,19 +382,49 @@ test_unknown_type(void **state)
     }
 }
 
-/* kpi.observed is recognised and refused as not handled yet, whatever its data. */
+/*
+ * kpi.observed: a metric, a team, a finite number, and a time (the moment the value refers to).
+ * Every type is handled now: data of the wrong shape is a missing field, not an unsupported type.
+ */
 static void
-test_unsupported_types(void **state)
+test_kpi_observed(void **state)
 {
     (void)state;
 
-    expect_code("{'specversion': '1.0', 'id': 'k1', 'source': 's', 'type': 'kpi.observed', "
-                "'time': '2026-03-29T00:00:00Z', "
-                "'data': {'metric': 'sickness_rate', 'team_id': 'T1', 'value': 0.04}}",
-                "unsupported_type");
+    expect_valid("{'specversion': '1.0', 'id': 'k1', 'source': 's', 'type': 'kpi.observed', "
+                 "'time': '2026-03-29T00:00:00Z', "
+                 "'data': {'metric': 'sickness_rate', 'team_id': 'T1', 'value': 0.04}}");
+    expect_valid("{'specversion': '1.0', 'id': 'k1', 'source': 's', 'type': 'kpi.observed', "
+                 "'time': '2026-03-29T00:00:00Z', "
+                 "'data': {'metric': 'los', 'team_id': 'T1', 'value': -3, 'staff_id': 'S1'}}");
     expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
-                "'data': {}}",
-                "unsupported_type");
+                "'data': {'metric': 'sickness_rate', 'team_id': 'T1', 'value': 0.04}}",
+                "missing_time");
+    expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
+                "'time': '2026-03-29T00:00:00Z', "
+                "'data': {'metric': 'sickness_rate', 'team_id': 'T1', 'value': '0.04'}}",
+                "bad_field");
+    expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
+                "'time': '2026-03-29T00:00:00Z', "
+                "'data': {'metric': 'sickness_rate', 'team_id': 'T1', 'value': 1e999}}",
+                "not_finite");
+    expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
+                "'time': '2026-03-29T00:00:00Z', "
+                "'data': {'metric': 'sickness_rate', 'team_id': 'T1', 'value': -1e999}}",
+                "not_finite");
+    expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
+                "'time': '2026-03-29T00:00:00Z', 'data': {'team_id': 'T1', 'value': 1}}",
+                "missing_field");
+    expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
+                "'time': '2026-03-29T00:00:00Z', 'data': {'metric': 'm', 'value': 1}}",
+                "missing_field");
+    expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
+                "'time': '2026-03-29T00:00:00Z', 'data': {'metric': 'm', 'team_id': 'T1'}}",
+                "missing_field");
+    expect_code("{'specversion': '1.0', 'id': 'k2', 'source': 's', 'type': 'kpi.observed', "
+                "'time': '2026-03-29T00:00:00Z', "
+                "'data': {'metric': '', 'team_id': 'T1', 'value': 1}}",
+                "bad_field");
     /* The other types are handled now: data of the wrong shape is a missing field, not an
      * unsupported type. */
     for (int type = EVENT_ABSENCE_STARTED; type < EVENT_KPI_OBSERVED; type++) {
@@ -942,7 +972,7 @@ main(void)
         cmocka_unit_test(test_attribute_length),
         cmocka_unit_test(test_bad_specversion),
         cmocka_unit_test(test_unknown_type),
-        cmocka_unit_test(test_unsupported_types),
+        cmocka_unit_test(test_kpi_observed),
         cmocka_unit_test(test_review_events_valid),
         cmocka_unit_test(test_review_events_missing_fields),
         cmocka_unit_test(test_review_events_bad_dates),

@@ -154,7 +154,7 @@ test_open_creates_database(void **state)
     fixture->writer = NULL;
 
     assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 3);
     assert_int_equal(query_int(fixture->db_path, "PRAGMA application_id"), STORE_APPLICATION_ID);
     assert_int_equal(query_int(fixture->db_path, "PRAGMA application_id"), 0x43415245);
     /* WAL is recorded in the file header (read and write version 2). */
@@ -944,17 +944,45 @@ test_migrates_schema_1(void **state)
     /* Back to what release 1 wrote. */
     exec_sql(fixture->db_path, "DROP TABLE obligations; DROP TABLE notifications; "
                                "DROP TABLE missed; DROP TABLE absences; DROP TABLE concerns; "
-                               "DROP TABLE actions; "
+                               "DROP TABLE actions; DROP TABLE kpi_cells; DROP TABLE kpi_states; "
+                               "DROP TABLE kpi_alerts; DROP TABLE kpi_progress; "
                                "DELETE FROM sqlite_sequence; PRAGMA user_version = 1;");
     assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM sqlite_master WHERE name "
                                                  "= 'obligations'"),
                      0);
 
     open_writer(fixture);
-    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 3);
     assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM obligations"), 0);
     assert_int_equal(store_staff_get(fixture->writer, "S1", &staff), 0);
     assert_string_equal(staff.name, "Amy Jones");
+}
+
+/*
+ * Schema 2 (issue 3's release) to 3: the KPI tables appear, and the figures
+ * count as complete up to the last event stored (kpi.observed was refused
+ * before), so nothing is applied again at the first start.
+ */
+static void
+test_migrates_schema_2(void **state)
+{
+    struct fixture *fixture = *state;
+    int64_t applied = -1, snapshot = 0;
+
+    open_writer(fixture);
+    store_close(fixture->writer);
+    fixture->writer = NULL;
+    exec_sql(fixture->db_path,
+             "INSERT INTO events VALUES (41, 1, 's', 'e41', 'staff.hired', NULL, 0, '{}');"
+             "INSERT INTO events VALUES (42, 2, 's', 'e42', 'team.changed', NULL, 0, '{}');"
+             "DROP TABLE kpi_cells; DROP TABLE kpi_states; DROP TABLE kpi_alerts; "
+             "DROP TABLE kpi_progress; PRAGMA user_version = 2;");
+    open_writer(fixture);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM kpi_cells"), 0);
+    assert_int_equal(store_kpi_progress_get(fixture->writer, &applied, &snapshot), 0);
+    assert_int_equal(applied, 42);
+    assert_true(snapshot == STORE_NO_DAY);
 }
 
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -969,6 +997,7 @@ main(void)
         TEST(test_rollback_discards),
         TEST(test_staff_patch_writes_only_its_fields),
         TEST(test_migrates_schema_1),
+        TEST(test_migrates_schema_2),
         TEST(test_reopen_keeps_data),
         TEST(test_staff_round_trip),
         TEST(test_team_round_trip),

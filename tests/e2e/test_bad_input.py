@@ -275,10 +275,15 @@ class BadEvents(h.DaemonTestCase):
                            ("concern_id", "date"), ("date",)),
     }
 
-    def test_kpi_observed_is_still_unsupported(self):
+    def test_kpi_observed_is_checked(self):
+        # This daemon's configuration has no metrics: every observation names an unknown one.
         self.rejected_alone(event("kpi.observed", {"metric": "sickness_rate", "team_id": "T1",
-                                                   "value": 3.5}), "unsupported_type")
-        self.rejected_alone(event("kpi.observed", {}), "unsupported_type")
+                                                   "value": 3.5}, time="2024-04-01T00:00:00Z"),
+                            "unknown_metric")
+        self.rejected_alone(event("kpi.observed", {}, time="2024-04-01T00:00:00Z"),
+                            "missing_field")
+        self.rejected_alone(event("kpi.observed", {"metric": "sickness_rate", "team_id": "T1",
+                                                   "value": 3.5}), "missing_time")
         self.assertServing()
 
     def test_review_events_are_handled(self):
