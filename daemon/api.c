@@ -83,6 +83,15 @@ add_schedule_status(struct daemon *daemon, cJSON *reply)
     } else {
         cJSON_AddNullToObject(notifications, "next_at");
     }
+    /* KPI figures: as of the last transaction (the worker owns them while it writes). */
+    uint64_t observations, alerts;
+    size_t series, bytes;
+    cJSON *kpi = cJSON_AddObjectToObject(reply, "kpi");
+    ingest_kpi_counts(daemon->ingest, &observations, &alerts, &series, &bytes);
+    cJSON_AddNumberToObject(kpi, "observations_since_start", (double)observations);
+    cJSON_AddNumberToObject(kpi, "alerts_since_start", (double)alerts);
+    cJSON_AddNumberToObject(kpi, "series_in_memory", (double)series);
+    cJSON_AddNumberToObject(kpi, "memory_bytes", (double)bytes);
     timefmt_format_rfc3339(clock_now_ms(&daemon->clock), when, sizeof(when));
     cJSON_AddStringToObject(reply, "clock", daemon->clock.test ? "test" : "real");
     cJSON_AddStringToObject(reply, "now", when);

@@ -46,8 +46,13 @@ struct query {
     enum period_type type;
     struct kpi_cell *own, *total;
     int *states; /* stored judgements, KPI_NONE when none */
+    /* Derived metrics' live figures of each team's own staff, computed once per request. */
     bool derived_done;
-    int result;
+    int derived_count, derived_capacity;
+    struct live {
+        int metric, team;
+        struct kpi_cell cell; /* count, sum, min, max only: no sketch */
+    } * derived;
 };
 
 static int
@@ -149,20 +154,53 @@ load_state(void *context, const struct store_kpi_state *state)
     return 0;
 }
 
-/* The live derived figure of the period holding today replaces what was recorded. */
 static int
-load_derived(void *context, int metric, const char *team_id, const struct kpi_cell *cell)
+keep_derived(void *context, int metric, const char *team_id, const struct kpi_cell *cell)
 {
     struct query *q = context;
     int t = find_team(q, team_id);
-    int p = period_of(q, period_start(q->type, q->metrics->week_start, q->today));
 
-    if (metric != q->metric_index || t < 0 || p < 0)
+    if (t < 0)
         return 0;
-    struct kpi_cell *own = &q->own[t * q->period_count + p];
-    kpi_cell_free(own);
-    kpi_cell_init(own);
-    return kpi_cell_merge(own, cell, q->metric);
+    if (q->derived_count == q->derived_capacity) {
+        int capacity = q->derived_capacity ? q->derived_capacity * 2 : 64;
+        void *grown = realloc(q->derived, (size_t)capacity * sizeof(*q->derived));
+        if (grown == NULL)
+            return -ENOMEM;
+        q->derived = grown;
+        q->derived_capacity = capacity;
+    }
+    struct live *live = &q->derived[q->derived_count++];
+    live->metric = metric;
+    live->team = t;
+    live->cell = *cell;
+    sketch_init(&live->cell.sketch); /* derived figures have none; the source's is freed */
+    return 0;
+}
+
+/* The live derived figures replace what was recorded for the period holding today. */
+static int
+load_derived(struct query *q)
+{
+    int p = period_of(q, period_start(q->type, q->metrics->week_start, q->today));
+    int r = 0;
+
+    if (!q->derived_done) {
+        r = kpi_derived_cells(q->daemon->reader, q->metrics, &q->daemon->config.kinds, q->today,
+                              keep_derived, q);
+        q->derived_done = true;
+    }
+    if (r < 0 || p < 0)
+        return r;
+    for (int t = 0; t < q->team_count; t++) {
+        kpi_cell_free(&q->own[t * q->period_count + p]);
+        kpi_cell_init(&q->own[t * q->period_count + p]);
+    }
+    for (int i = 0; r == 0 && i < q->derived_count; i++)
+        if (q->derived[i].metric == q->metric_index)
+            r = kpi_cell_merge(&q->own[q->derived[i].team * q->period_count + p],
+                               &q->derived[i].cell, q->metric);
+    return r;
 }
 
 static void
@@ -201,8 +239,7 @@ compute(struct query *q)
     r = store_kpi_cells(q->daemon->reader, q->metric->name, (int)q->type, q->starts[0],
                         q->starts[q->period_count - 1], load_cell, q);
     if (r == 0 && q->metric->derived != DERIVED_NONE)
-        r = kpi_derived_cells(q->daemon->reader, q->metrics, &q->daemon->config.kinds, q->today,
-                              load_derived, q);
+        r = load_derived(q);
     if (r == 0 && q->type == q->metric->alert_period)
         r = store_kpi_states(q->daemon->reader, q->metric->name, (int)q->type, q->starts[0],
                              q->starts[q->period_count - 1], load_state, q);
@@ -496,6 +533,7 @@ api_kpi_answer(struct daemon *daemon, const struct bus_route *route, const cJSON
     free(by_team);
     free(order);
     free(q.teams);
+    free(q.derived);
     if (r < 0) {
         cJSON_Delete(reply);
         send_query_error(daemon, route, id, r);

@@ -57,14 +57,17 @@ struct ingest {
 
     /* The scheduler: obligations changed by events, and the actions due. */
     struct obligations *obligations;
-    struct kpi *kpi;        /* KPI figures, judged and alerted in the same transactions */
-    bool batch_kpi_write;   /* an INGEST_KPI_WRITE job is in the batch: write the figures */
-    bool kpi_unwritten;     /* after the last batch: figures in memory not yet on disk */
-    int64_t kpi_next_ms;    /* after the last batch: when the KPI figures next need a batch */
-    int64_t batch_now_ms;   /* the clock when the batch was handed over */
-    bool catch_up_wanted;   /* run a batch even with no events: something may be due */
-    bool schedule_more;     /* the last batch stopped with more due */
-    int64_t next_action_ms; /* from the last batch: the earliest pending action, 0 when none */
+    struct kpi *kpi;      /* KPI figures, judged and alerted in the same transactions */
+    bool batch_kpi_write; /* an INGEST_KPI_WRITE job is in the batch: write the figures */
+    bool kpi_unwritten;   /* after the last batch: figures in memory not yet on disk */
+    uint64_t kpi_observations, kpi_alerts; /* copied after batches, for status */
+    size_t kpi_series, kpi_bytes;
+    uint64_t kpi_counted_at; /* uv_now() of the last copy: at most once a second */
+    int64_t kpi_next_ms;     /* after the last batch: when the KPI figures next need a batch */
+    int64_t batch_now_ms;    /* the clock when the batch was handed over */
+    bool catch_up_wanted;    /* run a batch even with no events: something may be due */
+    bool schedule_more;      /* the last batch stopped with more due */
+    int64_t next_action_ms;  /* from the last batch: the earliest pending action, 0 when none */
     struct ingest_request *catching_up; /* INGEST_CATCH_UP requests waiting for nothing due */
     uv_timer_t schedule_timer;
     uint64_t actions_sent, actions_missed;
@@ -650,6 +653,11 @@ batch_written(uv_work_t *work, int status)
     /* The worker is done with the KPI figures: safe to read on the loop. */
     ingest->kpi_unwritten = kpi_unwritten(ingest->kpi);
     ingest->kpi_next_ms = kpi_next_ms(ingest->kpi);
+    if (ingest->kpi_counted_at == 0 || uv_now(ingest->loop) - ingest->kpi_counted_at >= 1000) {
+        kpi_counts(ingest->kpi, &ingest->kpi_observations, &ingest->kpi_alerts, &ingest->kpi_series,
+                   &ingest->kpi_bytes);
+        ingest->kpi_counted_at = uv_now(ingest->loop);
+    }
 
     if (result == 0) {
         size_t count;
@@ -1032,14 +1040,17 @@ ingest_kpi_unwritten(const struct ingest *ingest)
 }
 
 void
-ingest_kpi_counts(const struct ingest *ingest, uint64_t *observations, uint64_t *alerts,
-                  size_t *cells, size_t *bytes)
+ingest_kpi_counts(struct ingest *ingest, uint64_t *observations, uint64_t *alerts, size_t *cells,
+                  size_t *bytes)
 {
-    /* Between batches only: the worker owns the figures while it writes. */
-    if (ingest->busy) {
-        *observations = *alerts = 0;
-        *cells = *bytes = 0;
-        return;
+    /* Copied after a batch: the worker owns the figures while it writes. */
+    if (!ingest->busy) {
+        kpi_counts(ingest->kpi, &ingest->kpi_observations, &ingest->kpi_alerts, &ingest->kpi_series,
+                   &ingest->kpi_bytes);
+        ingest->kpi_counted_at = uv_now(ingest->loop);
     }
-    kpi_counts(ingest->kpi, observations, alerts, cells, bytes);
+    *observations = ingest->kpi_observations;
+    *alerts = ingest->kpi_alerts;
+    *cells = ingest->kpi_series;
+    *bytes = ingest->kpi_bytes;
 }

@@ -132,7 +132,7 @@ int64_t ingest_next_action_ms(const struct ingest *ingest);
 bool ingest_kpi_unwritten(const struct ingest *ingest);
 
 /* KPI observations applied and alerts sent since start; figures in memory and their bytes. */
-void ingest_kpi_counts(const struct ingest *ingest, uint64_t *observations, uint64_t *alerts,
+void ingest_kpi_counts(struct ingest *ingest, uint64_t *observations, uint64_t *alerts,
                        size_t *cells, size_t *bytes);
 
 /* Transactions committed since start: events stored per transaction shows group commit. */

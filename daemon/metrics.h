@@ -66,8 +66,8 @@ struct metric {
     char *unit;                   /* "days", "%", "" */
     int line;                     /* where it is defined, for messages */
     enum metric_aggregate aggregate;
-    double percentile;        /* AGGREGATE_PERCENTILE: 0 < percentile < 100 ("p90": 90) */
-    unsigned periods;         /* bit (1 << enum period_type) for each period kept */
+    double percentile;             /* AGGREGATE_PERCENTILE: 0 < percentile < 100 ("p90": 90) */
+    unsigned periods;              /* bit (1 << enum period_type) for each period kept */
     enum period_type alert_period; /* the period whose figure raises alerts */
     enum metric_direction direction;
     bool has_target, has_warning, has_critical;
@@ -86,10 +86,10 @@ struct metric {
 };
 
 struct metrics {
-    int week_start;       /* kpi.week_starts: 0 Monday ... 6 Sunday */
-    int retention_days;   /* kpi.retention_days: older observations are refused, older figures removed */
-    int future_minutes;   /* kpi.future_minutes: how far ahead of the clock an observation may be */
-    int flush_ms;         /* kpi.flush_ms: how often the running figures are written to disk */
+    int week_start;     /* kpi.week_starts: 0 Monday ... 6 Sunday */
+    int retention_days; /* kpi.retention_days: older observations refused, older figures gone */
+    int future_minutes; /* kpi.future_minutes: how far ahead of the clock an observation may be */
+    int flush_ms;       /* kpi.flush_ms: how often the running figures are written to disk */
     int count;
     struct metric *items; /* count of them, in the order of the file */
 };
