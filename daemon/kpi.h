@@ -57,10 +57,10 @@ struct kpi_cell {
 
 void kpi_cell_init(struct kpi_cell *cell);
 void kpi_cell_free(struct kpi_cell *cell);
-/* Adds one observation.  Returns 0 or -ENOMEM. */
+/* Adds one observation.  Returns 0, or a negative code from sketch_add() (-ENOMEM, -EOVERFLOW). */
 int kpi_cell_add(struct kpi_cell *cell, const struct metric *metric, double value, int64_t time_ms,
                  int64_t seq);
-/* Adds everything in from to into.  Returns 0 or -ENOMEM. */
+/* Adds everything in from to into.  Returns 0, or a negative code from sketch_merge(). */
 int kpi_cell_merge(struct kpi_cell *into, const struct kpi_cell *from, const struct metric *metric);
 /* The figure the metric's aggregate gives: true with *value set, false when there is none. */
 bool kpi_cell_value(const struct kpi_cell *cell, const struct metric *metric, double *value);

@@ -61,7 +61,7 @@ int64_t period_end(enum period_type type, int64_t start);
 /*
  * Writes the period's label (see above) into buf, of size bytes: with
  * PERIOD_LABEL_SIZE it is never cut short.  Years outside 0 to 9999 are
- * written as printf's "%04d" writes them ("-0001", "10000").
+ * written as printf's "%04d" writes them ("-001", "10000").
  */
 void period_label(enum period_type type, int64_t start, char *buf, size_t size);
 

@@ -17,8 +17,9 @@
  * The buckets are stored densely between the lowest and highest bucket used,
  * so memory grows with the spread of the values (log_gamma(max/min) buckets
  * of 4 bytes), not with their count.  With a = 0.01 (SKETCH_ACCURACY), values
- * from 0.001 to 1,000,000 span about 1,040 buckets: ~4 KiB at worst, usually
- * far less.  Arrays grow by doubling, from 16 buckets.
+ * from 0.001 to 1,000,000 span about 1,040 buckets: ~4 KiB, usually far
+ * less.  Arrays grow by doubling from 16 buckets, so up to twice that is
+ * allocated (8 KiB for those 1,040 buckets).
  *
  * The span is bounded: a store never holds more than SKETCH_MAX_BUCKETS
  * buckets (16 KiB), magnitudes from m to about 3.8e35 m.  When a value or a

@@ -39,7 +39,8 @@ enum lazy {
     L_COUNT
 };
 
-_Static_assert(L_COUNT <= STORE_LAZY_KPI - STORE_LAZY_OBLIGATIONS, "the lazy slots of store_obligations.c");
+_Static_assert(L_COUNT <= STORE_LAZY_KPI - STORE_LAZY_OBLIGATIONS,
+               "the lazy slots of store_obligations.c");
 
 #define OB_COLUMNS                                                                                 \
     "id, staff_id, kind, item, step, title, responsible_id, occurrence, due_day, booked_day, "     \

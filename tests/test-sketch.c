@@ -765,9 +765,13 @@ test_bucket_overflow(void **state)
     assert_int_equal(sketch_add(&sketch, 1), -EOVERFLOW);
     assert_sketches_equal(&sketch, &before);
     assert_int_equal(sketch_add(&sketch, 2), 0); /* another bucket is fine */
+    assert_int_equal(sketch_add(&sketch, 0.5), 0);
     assert_int_equal(sketch_add(&sketch, -1), 0);
     sketch_free(&before);
     copy_sketch(&before, &sketch);
+    /* The full bucket is no longer the lowest one. */
+    assert_int_equal(sketch_add(&sketch, 1), -EOVERFLOW);
+    assert_sketches_equal(&sketch, &before);
     assert_int_equal(sketch_merge(&sketch, &sketch), -EOVERFLOW);
     assert_sketches_equal(&sketch, &before);
     sketch_init(&other);
@@ -987,7 +991,7 @@ static void
 test_worst_error_is_within_the_bound(void **state)
 {
     (void)state;
-    print_message("worst relative error of all quantiles checked: %.9g (bound %g)\n",
+    print_message("worst relative error of all quantiles checked: %.17g (bound %g)\n",
                   worst_relative_error, SKETCH_ACCURACY);
     assert_true(worst_relative_error > 0);
     assert_true(worst_relative_error <= SKETCH_ACCURACY * (1 + 1e-12));
