@@ -130,8 +130,9 @@ usage(FILE *out)
             "               --period PERIOD  day, week, month, quarter or year\n"
             "                              (default: each metric's alert period)\n"
             "               --at LABEL     the latest period: the one holding a date\n"
-            "                              (2026-11-22), or a month (2026-11), a quarter\n"
-            "                              (2026-Q4) or a year (2026); default today\n"
+            "                              (2026-11-22), or, for that kind of period, a\n"
+            "                              month (2026-11), a quarter (2026-Q4) or a year\n"
+            "                              (2026); default today\n"
             "               --periods N    how many periods up to it (1 to %d, default 6)\n"
             "               --csv          every period as CSV (RFC 4180)\n"
             "               --prometheus   the latest period in the Prometheus text\n"
@@ -1131,6 +1132,8 @@ static const char *const spark_bars[] = {"▁", "▂", "▃", "▄", "▅", "▆
 #define CTL_SPARK_MIDDLE 3 /* ▄: every figure of the row is the same */
 /* A bar is three bytes of UTF-8. */
 #define CTL_SPARK_BYTES (3 * CTL_PERIODS_MAX + 1)
+/* The column of the kpi table holding the status word, the one coloured. */
+#define CTL_KPI_STATUS_COLUMN 6
 
 /*
  * Writes into buf a sparkline of count figures, oldest first: one bar per
@@ -1329,7 +1332,7 @@ status_number(const char *status)
 static const char *
 kpi_status_colour(size_t column, const char *cell)
 {
-    if (column != 6)
+    if (column != CTL_KPI_STATUS_COLUMN)
         return NULL;
     if (strcmp(cell, "GREEN") == 0)
         return "\033[32m";
@@ -1340,7 +1343,7 @@ kpi_status_colour(size_t column, const char *cell)
     return NULL;
 }
 
-/* Colour only for a terminal, and not when NO_COLOR is set to anything (https://no-color.org). */
+/* Colour only on a terminal, and not when NO_COLOR is set and not empty (https://no-color.org). */
 static bool
 use_colour(void)
 {
@@ -1491,7 +1494,7 @@ print_kpi_table(const struct options *options, const cJSON *reply, const cJSON *
     const cJSON *row, *first = cJSON_GetArrayItem(rows, 0);
     const char *previous_team = NULL;
     char who[400], named[300], heading[600];
-    int r = 0;
+    int periods, r = 0;
 
     if (options->given & OPT_TEAM) {
         const char *name =
@@ -1512,8 +1515,11 @@ print_kpi_table(const struct options *options, const cJSON *reply, const cJSON *
         puts("No KPI figures to show.");
         return 0;
     }
-    printf("Each trend shows the last %d periods, oldest first.\n\n",
-           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(first, "periods")));
+    periods = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(first, "periods"));
+    if (periods == 1)
+        puts("Each trend shows the latest period only.\n");
+    else
+        printf("Each trend shows the last %d periods, oldest first.\n\n", periods);
     if (use_colour())
         table.colour = kpi_status_colour;
     cJSON_ArrayForEach(row, rows)
@@ -1563,7 +1569,7 @@ collect_benchmark_names(const cJSON *rows, cJSON *names)
     return 0;
 }
 
-/* The CSV columns before the benchmarks: where each comes from ("row." or "period."). */
+/* The CSV columns before the benchmarks, and the member of the row or of the period each shows. */
 static const struct {
     const char *header;
     bool from_period; /* a member of the period, else of the row */
@@ -1581,8 +1587,10 @@ static const struct {
     {"warning", false, "warning"},     {"critical", false, "critical"},
 };
 
-/* A member as a CSV field: strings as they are, numbers exactly, true/false; "" when absent or
- * null. */
+/*
+ * A member as a CSV field: a string as it is, a number exactly, true or
+ * false; "" when it is absent or null.
+ */
 static const char *
 csv_text(const cJSON *object, const char *name, char *buf, size_t size)
 {
@@ -2158,35 +2166,64 @@ all_digits(const char *text, size_t n)
 }
 
 /*
- * True when text is a day or a period as the kpi op's "at" takes it: a date
- * YYYY-MM-DD, a month YYYY-MM, a quarter YYYY-Qn (n from 1 to 4) or a year
- * YYYY, years 1900 to 9999.
+ * What text names as the kpi op's "at" takes it: "day" for a date
+ * YYYY-MM-DD (which suits a period of any kind), "month" for YYYY-MM,
+ * "quarter" for YYYY-Qn (n from 1 to 4), "year" for YYYY; years 1900 to
+ * 9999.  NULL when it is none of these.
  */
-static bool
-period_label_valid(const char *text)
+static const char *
+period_label_kind(const char *text)
 {
     struct civil_date date;
     size_t len = strlen(text);
 
     if (timefmt_parse_date(text, &date) == 0)
-        return true;
+        return "day";
     if ((len != 4 && len != 7) || !all_digits(text, 4) || text[0] == '0' ||
         (text[0] == '1' && text[1] < '9'))
-        return false;
+        return NULL;
     if (len == 4)
-        return true;
+        return "year";
     if (text[4] != '-')
-        return false;
+        return NULL;
     if (text[5] == 'Q')
-        return text[6] >= '1' && text[6] <= '4';
-    return all_digits(text + 5, 2) &&
-           ((text[5] == '0' && text[6] >= '1') || (text[5] == '1' && text[6] <= '2'));
+        return text[6] >= '1' && text[6] <= '4' ? "quarter" : NULL;
+    if (all_digits(text + 5, 2) &&
+        ((text[5] == '0' && text[6] >= '1') || (text[5] == '1' && text[6] <= '2')))
+        return "month";
+    return NULL;
+}
+
+/*
+ * With --period, --at must be a date or a label of that kind of period (the
+ * daemon would refuse it otherwise); without it, the daemon checks it
+ * against each metric's own period.
+ */
+static int
+check_at_for_period(const char *at, const char *period)
+{
+    static const char *const wanted[][2] = {
+        {"day", "a date (2026-11-22)"},
+        {"week", "a date, any day of the week (2026-11-22)"},
+        {"month", "a date (2026-11-22) or a month (2026-11)"},
+        {"quarter", "a date (2026-11-22) or a quarter (2026-Q4)"},
+        {"year", "a date (2026-11-22) or a year (2026)"},
+    };
+    const char *kind = period_label_kind(at);
+
+    if (strcmp(kind, "day") == 0 || strcmp(kind, period) == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+        if (strcmp(period, wanted[i][0]) == 0)
+            fprintf(stderr, "carehubctl: with --period %s, --at wants %s, not \"%s\"\n", period,
+                    wanted[i][1], at);
+    return -EINVAL;
 }
 
 static int
 parse_at_option(const char *text, const char **out)
 {
-    if (period_label_valid(text)) {
+    if (period_label_kind(text) != NULL) {
         *out = text;
         return 0;
     }
@@ -2386,6 +2423,8 @@ check_command_options(const struct command *command, const struct options *optio
         fprintf(stderr, "carehubctl: give one of --json, --csv and --prometheus, not two\n");
         return -EINVAL;
     }
+    if ((options->given & OPT_AT) && (options->given & OPT_PERIOD))
+        return check_at_for_period(options->at, options->period);
     return 0;
 }
 

@@ -383,6 +383,15 @@ api_kpi_answer(struct daemon *daemon, const struct bus_route *route, const cJSON
     int period_type = -1, top = -1, r;
     char message[256];
 
+    static const char *const texts[] = {"team", "metric", "period", "at"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(request, texts[i]);
+        if (item != NULL && !cJSON_IsString(item)) {
+            snprintf(message, sizeof(message), "\"%s\" must be a string", texts[i]);
+            api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST, message);
+            return;
+        }
+    }
     if (!api_optional_integer(daemon, route, request, id, "periods", 1, PERIODS_MAX, &periods) ||
         !api_optional_integer(daemon, route, request, id, "depth", 0, DIR_DEPTH_MAX, &depth))
         return;

@@ -451,7 +451,7 @@ add_notification(void *context, const struct notification *n)
     cJSON_AddNumberToObject(object, "seq", (double)n->seq);
     cJSON_AddStringToObject(object, "type", n->type);
     cJSON_AddStringToObject(object, "recipient_id", n->recipient_id);
-    cJSON_AddStringToObject(object, "staff_id", n->staff_id);
+    api_add_optional(object, "staff_id", n->staff_id); /* null for a KPI alert */
     cJSON_AddStringToObject(object, "kind", n->kind);
     api_add_optional(object, "item", n->item);
     api_add_optional(object, "step", n->step);

@@ -990,8 +990,9 @@ derived_row(void *context, const struct store_pending *p)
                 d->relevant[i] = true;
             if (overdue)
                 d->overdue[i] = true;
-        } else if (overdue && m->derived == DERIVED_OVERDUE) {
-            derived_add(d, i, p->team_id, 1.0);
+        } else if (m->derived == DERIVED_OVERDUE) {
+            /* Every pending obligation counts, so a team with none overdue has 0, not nothing. */
+            derived_add(d, i, p->team_id, overdue ? 1.0 : 0.0);
         } else if (overdue && m->derived == DERIVED_DAYS_OVERDUE) {
             derived_add(d, i, p->team_id, (double)(d->today - p->target_day));
         }

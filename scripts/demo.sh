@@ -84,6 +84,10 @@ echo
 echo "== carehubctl person S007   (Sam, who started 20 days ago)"
 build/carehubctl person S007
 echo
+
+echo "== carehubctl kpi --team T-HOME   (the care home's figures, month by month)"
+build/carehubctl kpi --team T-HOME
+echo
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
     exit 0
 fi
@@ -94,6 +98,8 @@ echo "  build/carehubctl due S003 --days 90"
 echo "  build/carehubctl person S004"
 echo "  build/carehubctl notifications"
 echo "  build/carehubctl watch"
+echo "  build/carehubctl kpi --metric sickness_absence_rate --period quarter --periods 4"
+echo "  build/carehubctl kpi --prometheus"
 echo "docs/reviews.md explains the reminders and escalations."
 echo "Press Ctrl-C to stop it."
 wait $daemon
