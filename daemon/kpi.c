@@ -26,6 +26,8 @@
 #define ROLLUPS_KEPT_MAX 200000
 /* More changed figures than this are written at once, whatever kpi.flush_ms says. */
 #define DIRTY_MAX 100000
+/* How far back periods that ended while the daemon was stopped are recorded. */
+#define SNAPSHOT_CATCH_UP_DAYS 400
 
 const char *
 kpi_state_colour(enum kpi_state state)
@@ -1022,12 +1024,18 @@ derived_compute(struct store *store, const struct metrics *metrics, const struct
     return r;
 }
 
+/* True when day is the last day of a period some derived metric keeps. */
 static bool
-any_derived(const struct metrics *metrics)
+ends_a_derived_period(const struct metrics *metrics, int64_t day)
 {
-    for (int i = 0; i < metrics->count; i++)
-        if (metrics->items[i].derived != DERIVED_NONE)
-            return true;
+    for (int i = 0; i < metrics->count; i++) {
+        const struct metric *m = &metrics->items[i];
+        for (int type = 0; m->derived != DERIVED_NONE && type < PERIOD_TYPE_COUNT; type++)
+            if ((m->periods & (1u << type)) != 0 &&
+                period_end((enum period_type)type,
+                           period_start((enum period_type)type, metrics->week_start, day)) == day)
+                return true;
+    }
     return false;
 }
 
@@ -1082,6 +1090,12 @@ snapshot(struct kpi *kpi, int64_t day)
 {
     struct derived d;
     struct team_list teams = {0, 0, NULL};
+    bool any = false;
+
+    for (int i = 0; i < kpi->metrics->count; i++)
+        any = any || kpi->metrics->items[i].derived != DERIVED_NONE;
+    if (!any)
+        return 0;
     int r = derived_compute(kpi->writer, kpi->metrics, kpi->kinds, day, &d);
 
     if (r == 0)
@@ -1156,8 +1170,17 @@ kpi_finish(struct kpi *kpi, bool force)
     int r = 0;
 
     if (kpi->snapshot_day == STORE_NO_DAY || kpi->snapshot_day < kpi->today - 1) {
-        if (any_derived(kpi->metrics))
-            r = snapshot(kpi, kpi->today - 1);
+        /*
+         * Days that passed while the daemon was stopped (or the test clock
+         * jumped): each period that ended meanwhile is recorded as at its
+         * last day, then yesterday.
+         */
+        int64_t from = kpi->snapshot_day == STORE_NO_DAY ? kpi->today - 1 : kpi->snapshot_day + 1;
+        if (from < kpi->today - 1 - SNAPSHOT_CATCH_UP_DAYS)
+            from = kpi->today - 1 - SNAPSHOT_CATCH_UP_DAYS;
+        for (int64_t day = from; r == 0 && day <= kpi->today - 1; day++)
+            if (day == kpi->today - 1 || ends_a_derived_period(kpi->metrics, day))
+                r = snapshot(kpi, day);
         if (r == 0)
             r = prune(kpi);
         if (r == 0) {

@@ -85,8 +85,12 @@ echo "== carehubctl person S007   (Sam, who started 20 days ago)"
 build/carehubctl person S007
 echo
 
-echo "== carehubctl kpi --team T-HOME   (the care home's figures, month by month)"
-build/carehubctl kpi --team T-HOME
+echo "== carehubctl kpi --team T-HOME --metric sickness_absence_rate   (month by month)"
+build/carehubctl kpi --team T-HOME --metric sickness_absence_rate
+echo
+
+echo "== carehubctl kpi --team T-HOME --metric supervision_compliance   (worked out from the reviews)"
+build/carehubctl kpi --team T-HOME --metric supervision_compliance
 echo
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
     exit 0
