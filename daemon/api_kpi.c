@@ -130,14 +130,7 @@ load_cell(void *context, const struct store_kpi_cell *row)
     if (t < 0 || p < 0)
         return 0; /* a team that no longer exists, or a period between those asked for */
     cell = &q->own[t * q->period_count + p];
-    cell->count = row->count;
-    cell->sum = row->sum;
-    cell->min = row->min;
-    cell->max = row->max;
-    cell->last = row->last;
-    cell->last_ms = row->last_ms;
-    cell->last_seq = row->last_seq;
-    if (row->sketch != NULL && sketch_decode(&cell->sketch, row->sketch, row->sketch_size) < 0)
+    if (kpi_cell_read(cell, row) < 0)
         log_warning("KPI figure %s/%s/%lld has an unreadable sketch; its percentile is left out",
                     row->metric, row->team_id, (long long)row->start_day);
     return 0;

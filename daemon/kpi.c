@@ -351,6 +351,21 @@ metric_index(const struct kpi *kpi, const struct metric *metric)
     return (int)(metric - kpi->metrics->items);
 }
 
+int
+kpi_cell_read(struct kpi_cell *cell, const struct store_kpi_cell *row)
+{
+    cell->count = row->count;
+    cell->sum = row->sum;
+    cell->min = row->min;
+    cell->max = row->max;
+    cell->last = row->last;
+    cell->last_ms = row->last_ms;
+    cell->last_seq = row->last_seq;
+    if (row->sketch != NULL && row->sketch_size > 0)
+        return sketch_decode(&cell->sketch, row->sketch, row->sketch_size);
+    return 0;
+}
+
 struct cell_load {
     struct kpi_cell *cell;
     int result;
@@ -360,17 +375,37 @@ static int
 load_cell(void *context, const struct store_kpi_cell *row)
 {
     struct cell_load *load = context;
-    struct kpi_cell *cell = load->cell;
 
-    cell->count = row->count;
-    cell->sum = row->sum;
-    cell->min = row->min;
-    cell->max = row->max;
-    cell->last = row->last;
-    cell->last_ms = row->last_ms;
-    cell->last_seq = row->last_seq;
-    if (row->sketch != NULL && row->sketch_size > 0)
-        load->result = sketch_decode(&cell->sketch, row->sketch, row->sketch_size);
+    load->result = kpi_cell_read(load->cell, row);
+    return 0;
+}
+
+/*
+ * The entry for a key in map: found, or made empty and added (*created).  An
+ * entry whose loading then fails stays: the transaction fails, and
+ * kpi_rollback() empties every map.
+ */
+static int
+map_get(struct map *map, int metric, int period, int64_t start_day, const char *team_id,
+        struct entry **out, bool *created)
+{
+    uint64_t hash = key_hash(metric, period, start_day, team_id);
+    struct entry *e = map_find(map, hash, metric, period, start_day, team_id);
+    int r;
+
+    *created = e == NULL;
+    if (e == NULL) {
+        e = entry_new(hash, metric, period, start_day, team_id);
+        if (e == NULL)
+            return -ENOMEM;
+        r = map_insert(map, e);
+        if (r < 0) {
+            kpi_cell_free(&e->cell);
+            free(e);
+            return r;
+        }
+    }
+    *out = e;
     return 0;
 }
 
@@ -379,19 +414,13 @@ static int
 own_cell(struct kpi *kpi, int metric, int period, int64_t start_day, const char *team_id,
          struct entry **out)
 {
-    uint64_t hash = key_hash(metric, period, start_day, team_id);
-    struct entry *e = map_find(&kpi->cells, hash, metric, period, start_day, team_id);
     struct cell_load load;
-    int r;
+    bool created;
+    int r = map_get(&kpi->cells, metric, period, start_day, team_id, out, &created);
 
-    if (e != NULL) {
-        *out = e;
-        return 0;
-    }
-    e = entry_new(hash, metric, period, start_day, team_id);
-    if (e == NULL)
-        return -ENOMEM;
-    load.cell = &e->cell;
+    if (r < 0 || !created)
+        return r;
+    load.cell = &(*out)->cell;
     load.result = 0;
     r = store_kpi_cell_get(kpi->writer, kpi->metrics->items[metric].name, period, start_day,
                            team_id, load_cell, &load);
@@ -402,18 +431,10 @@ own_cell(struct kpi *kpi, int metric, int period, int64_t start_day, const char 
         log_error("KPI figure %s/%s/%d/%lld is unreadable (%s); it starts again from zero",
                   kpi->metrics->items[metric].name, team_id, period, (long long)start_day,
                   strerror(-load.result));
-        kpi_cell_free(&e->cell);
-        kpi_cell_init(&e->cell);
+        kpi_cell_free(load.cell);
+        kpi_cell_init(load.cell);
     }
-    if (r == 0)
-        r = map_insert(&kpi->cells, e);
-    if (r < 0) {
-        kpi_cell_free(&e->cell);
-        free(e);
-        return r;
-    }
-    *out = e;
-    return 0;
+    return r;
 }
 
 struct children {
@@ -445,21 +466,17 @@ rollup(struct kpi *kpi, int metric, int64_t start_day, const char *team_id, int 
 {
     const struct metric *m = &kpi->metrics->items[metric];
     int period = (int)m->alert_period;
-    uint64_t hash = key_hash(metric, period, start_day, team_id);
-    struct entry *e = map_find(&kpi->rollups, hash, metric, period, start_day, team_id);
     struct children children = {0, 0, NULL};
-    struct entry *own;
+    struct entry *own, *e;
+    bool created;
     int r;
 
-    if (e != NULL) {
-        *out = e;
-        return 0;
-    }
     if (depth > DIR_DEPTH_MAX)
         return -ELOOP;
-    e = entry_new(hash, metric, period, start_day, team_id);
-    if (e == NULL)
-        return -ENOMEM;
+    r = map_get(&kpi->rollups, metric, period, start_day, team_id, out, &created);
+    if (r < 0 || !created)
+        return r;
+    e = *out;
     r = own_cell(kpi, metric, period, start_day, team_id, &own);
     if (r == 0)
         r = kpi_cell_merge(&e->cell, &own->cell, m);
@@ -472,49 +489,26 @@ rollup(struct kpi *kpi, int metric, int64_t start_day, const char *team_id, int 
             r = kpi_cell_merge(&e->cell, &child->cell, m);
     }
     free(children.ids);
-    if (r == 0)
-        r = map_insert(&kpi->rollups, e);
-    if (r < 0) {
-        kpi_cell_free(&e->cell);
-        free(e);
-        return r;
-    }
-    *out = e;
-    return 0;
+    return r;
 }
 
 static int
 judged_state(struct kpi *kpi, int metric, int period, int64_t start_day, const char *team_id,
              struct entry **out)
 {
-    uint64_t hash = key_hash(metric, period, start_day, team_id);
-    struct entry *e = map_find(&kpi->states, hash, metric, period, start_day, team_id);
     struct store_kpi_state stored;
-    int r;
+    bool created;
+    int r = map_get(&kpi->states, metric, period, start_day, team_id, out, &created);
 
-    if (e != NULL) {
-        *out = e;
-        return 0;
-    }
-    e = entry_new(hash, metric, period, start_day, team_id);
-    if (e == NULL)
-        return -ENOMEM;
+    if (r < 0 || !created)
+        return r;
     r = store_kpi_state_get(kpi->writer, kpi->metrics->items[metric].name, period, start_day,
                             team_id, &stored);
     if (r == 0) {
-        e->state = (enum kpi_state)stored.state;
-        e->seq = stored.seq;
-    } else if (r == -ENOENT) {
-        r = 0;
+        (*out)->state = (enum kpi_state)stored.state;
+        (*out)->seq = stored.seq;
     }
-    if (r == 0)
-        r = map_insert(&kpi->states, e);
-    if (r < 0) {
-        free(e);
-        return r;
-    }
-    *out = e;
-    return 0;
+    return r == -ENOENT ? 0 : r;
 }
 
 /* "42", "5.2", "97.5": up to two decimals, without trailing zeros. */

@@ -62,6 +62,9 @@ int kpi_cell_add(struct kpi_cell *cell, const struct metric *metric, double valu
                  int64_t seq);
 /* Adds everything in from to into.  Returns 0, or a negative code from sketch_merge(). */
 int kpi_cell_merge(struct kpi_cell *into, const struct kpi_cell *from, const struct metric *metric);
+/* Fills an empty cell from a stored one.  Returns 0, or -EINVAL for a sketch that cannot be read.
+ */
+int kpi_cell_read(struct kpi_cell *cell, const struct store_kpi_cell *row);
 /* The figure the metric's aggregate gives: true with *value set, false when there is none. */
 bool kpi_cell_value(const struct kpi_cell *cell, const struct metric *metric, double *value);
 

@@ -35,6 +35,7 @@ enum statement {
     ST_TEAMS_WITH_PARENT,
     ST_TEAMS_WITH_MANAGER,
     ST_STAFF_WITH_ROLE,
+    ST_TEAMS_ALL,
     ST_COUNT
 };
 
@@ -79,6 +80,7 @@ static const char *const statement_sql[ST_COUNT] = {
                          "NULL ORDER BY name, staff_id",
     [ST_STAFF_WITH_MANAGER] = "SELECT " STAFF_COLUMNS " FROM staff WHERE manager_id = ? AND "
                               "left_date IS NULL ORDER BY name, staff_id",
+    [ST_TEAMS_ALL] = "SELECT " TEAM_COLUMNS " FROM teams ORDER BY team_id",
     [ST_TEAMS_WITH_PARENT] = "SELECT " TEAM_COLUMNS " FROM teams WHERE parent_id = ? ORDER BY "
                              "name, team_id",
     /* No index on role (it would cost every role change a write): callers keep what it found. */
@@ -707,8 +709,8 @@ read_staff(sqlite3_stmt *stmt, struct dir_staff *out)
     COPY(stmt, 10, out, left_date);
 }
 
-void
-store_read_team(sqlite3_stmt *stmt, struct dir_team *out)
+static void
+read_team(sqlite3_stmt *stmt, struct dir_team *out)
 {
     COPY(stmt, 0, out, team_id);
     COPY(stmt, 1, out, name);
@@ -730,7 +732,7 @@ copy_staff_row(sqlite3_stmt *stmt, void *out)
 static int
 copy_team_row(sqlite3_stmt *stmt, void *out)
 {
-    store_read_team(stmt, out);
+    read_team(stmt, out);
     return 1;
 }
 
@@ -1003,7 +1005,7 @@ team_row(sqlite3_stmt *stmt, void *context)
     struct team_visitor *visitor = context;
     struct dir_team team;
 
-    store_read_team(stmt, &team);
+    read_team(stmt, &team);
     return visitor->visit(visitor->context, &team);
 }
 
@@ -1040,6 +1042,14 @@ store_staff_with_role(struct store *store, const char *role, int limit, store_st
     sqlite3_bind_text(stmt, 1, role, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, limit);
     return store_step_rows(stmt, staff_row, &visitor);
+}
+
+int
+store_teams_all(struct store *store, store_team_visit visit, void *context)
+{
+    struct team_visitor visitor = {visit, context};
+
+    return store_step_rows(store->statements[ST_TEAMS_ALL], team_row, &visitor);
 }
 
 int

@@ -48,9 +48,6 @@ void store_column_copy(sqlite3_stmt *stmt, int column, char *field, size_t size)
 /* The statement in slot, prepared from sql the first time it is needed; NULL if that failed. */
 sqlite3_stmt *store_lazy(struct store *store, int slot, const char *sql);
 
-/* Reads a teams row (TEAM_COLUMNS' order: team_id, name, parent_id, manager_id). */
-void store_read_team(sqlite3_stmt *stmt, struct dir_team *out);
-
 /* Runs a statement that returns no rows, then resets it and clears its bindings. */
 int store_step_done(sqlite3_stmt *stmt);
 

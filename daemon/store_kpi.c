@@ -26,7 +26,6 @@ enum lazy {
     K_PROGRESS_GET,
     K_PROGRESS_PUT,
     K_EVENTS_AFTER,
-    K_TEAMS_ALL,
     K_PENDING,
     K_COUNT
 };
@@ -59,7 +58,6 @@ static const char *const lazy_sql[K_COUNT] = {
     [K_PROGRESS_PUT] = "UPDATE kpi_progress SET applied_seq = ?1, snapshot_day = ?2 WHERE id = 1",
     [K_EVENTS_AFTER] = "SELECT seq, body FROM events WHERE seq > ?2 AND type = ?1 ORDER BY seq "
                        "LIMIT ?3",
-    [K_TEAMS_ALL] = "SELECT team_id, name, parent_id, manager_id FROM teams ORDER BY team_id",
     [K_PENDING] = "SELECT o.staff_id, s.team_id, o.kind, o.state, o.target_day FROM staff s "
                   "JOIN obligations o ON o.staff_id = s.staff_id WHERE s.left_date IS NULL AND "
                   "o.state IN (0, 4) ORDER BY s.staff_id",
@@ -377,33 +375,6 @@ store_events_of_type_after(struct store *store, const char *type, int64_t after,
     sqlite3_bind_int64(stmt, 2, after);
     sqlite3_bind_int(stmt, 3, limit);
     return store_step_rows(stmt, event_row, &visitor);
-}
-
-struct team_visitor {
-    store_team_visit visit;
-    void *context;
-};
-
-static int
-team_row(sqlite3_stmt *stmt, void *context)
-{
-    struct team_visitor *visitor = context;
-    struct dir_team team;
-
-    memset(&team, 0, sizeof(team));
-    store_read_team(stmt, &team);
-    return visitor->visit(visitor->context, &team);
-}
-
-int
-store_teams_all(struct store *store, store_team_visit visit, void *context)
-{
-    sqlite3_stmt *stmt = lazy(store, K_TEAMS_ALL);
-    struct team_visitor visitor = {visit, context};
-
-    if (stmt == NULL)
-        return -EIO;
-    return store_step_rows(stmt, team_row, &visitor);
 }
 
 struct pending_visitor {
