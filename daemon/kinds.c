@@ -1,13 +1,11 @@
 #include "kinds.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
+#include "confread.h"
 #include "timefmt.h"
 
 /*
@@ -18,21 +16,12 @@
  * its position, counted from 1 as people count ("kinds[3].name",
  * "kinds.supervision.escalation[2].notify[1]").
  */
-#define PATH_SIZE 256
 
 /* The longest team id or absence kind in a list (an id in events may be 128 bytes). */
 #define FILTER_TEXT_MAX 128
 
 /* The most days, weeks, months or years in one length of time. */
 #define PERIOD_MAX_COUNT 1000
-
-/* What kinds_load() carries while it walks the file. */
-struct loader {
-    const char *file;
-    struct config_errors *errors;
-    int failures;
-    bool out_of_memory;
-};
 
 /* The keys each group may hold; any other is an unknown key. */
 static const char *const schedule_keys[] = {"send_time", "working_days", "closures",
@@ -50,10 +39,6 @@ static const char *const course_keys[] = {"name", "title", "valid", "first", "ap
 
 /* The four ways a kind's obligations arise, as written in a kind. */
 static const char *const way_keys[] = {"recurring", "milestones", "assigned", "training"};
-
-static const char *const weekday_names[7][2] = {
-    {"Mon", "Monday"}, {"Tue", "Tuesday"},  {"Wed", "Wednesday"}, {"Thu", "Thursday"},
-    {"Fri", "Friday"}, {"Sat", "Saturday"}, {"Sun", "Sunday"}};
 
 static const char *const month_names[12] = {"January",   "February", "March",    "April",
                                             "May",       "June",     "July",     "August",
@@ -81,166 +66,6 @@ static const struct {
 } absence_rules[] = {
     {"continue", ABSENCE_CONTINUE}, {"shift", ABSENCE_SHIFT}, {"restart", ABSENCE_RESTART}};
 
-/* Adds "file:line: path: reason" for the setting at (the file's own name and no line when NULL). */
-static void __attribute__((format(printf, 4, 5)))
-fail(struct loader *loader, const config_setting_t *at, const char *path, const char *fmt, ...)
-{
-    char reason[320];
-    const char *file = loader->file;
-    int line = 0;
-    va_list ap;
-
-    if (at != NULL) {
-        if (config_setting_source_file(at) != NULL)
-            file = config_setting_source_file(at); /* an @include'd file */
-        line = (int)config_setting_source_line(at);
-    }
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
-    va_end(ap);
-    loader->failures++;
-    config_add_error(loader->errors, file, line, "%s: %s", path, reason);
-}
-
-/* Writes "parent.key" into path (cut short, never overrun, when too long). */
-static void
-path_join(char *path, size_t size, const char *parent, const char *key)
-{
-    int written = snprintf(path, size, "%s.%s", parent, key);
-
-    (void)written; /* a path too long for messages is cut short, which is harmless */
-}
-
-static int
-line_of(const config_setting_t *setting)
-{
-    return (int)config_setting_source_line(setting);
-}
-
-/* Copies text, noting when memory ran out; NULL then. */
-static char *
-copy_text(struct loader *loader, const char *text)
-{
-    char *copy = strdup(text);
-
-    if (copy == NULL)
-        loader->out_of_memory = true;
-    return copy;
-}
-
-/* True when setting is of type (a 64-bit integer counts as an integer); else reports it. */
-static bool
-check_type(struct loader *loader, const config_setting_t *setting, const char *path, int type,
-           const char *expected)
-{
-    int actual = config_setting_type(setting);
-
-    if (actual == CONFIG_TYPE_INT64)
-        actual = CONFIG_TYPE_INT;
-    if (actual == type)
-        return true;
-    fail(loader, setting, path, "must be %s, not %s", expected,
-         config_type_name(config_setting_type(setting)));
-    return false;
-}
-
-/* True when setting is a list, in [ ] or ( ); else reports it. */
-static bool
-check_sequence(struct loader *loader, const config_setting_t *setting, const char *path,
-               const char *expected)
-{
-    if (config_setting_is_array(setting) || config_setting_is_list(setting))
-        return true;
-    fail(loader, setting, path, "must be %s, not %s", expected,
-         config_type_name(config_setting_type(setting)));
-    return false;
-}
-
-/* Reports every member of group whose name is not in known. */
-static void
-check_keys(struct loader *loader, const config_setting_t *group, const char *path,
-           const char *const *known)
-{
-    int count = config_setting_length(group);
-
-    for (int i = 0; i < count; i++) {
-        const config_setting_t *member = config_setting_get_elem(group, (unsigned)i);
-        const char *name = config_setting_name(member);
-        bool found = false;
-
-        for (int k = 0; known[k] != NULL && name != NULL && !found; k++)
-            found = strcmp(known[k], name) == 0;
-        if (!found) {
-            char member_path[PATH_SIZE];
-            path_join(member_path, sizeof(member_path), path, name ? name : "?");
-            fail(loader, member, member_path, "unknown key");
-        }
-    }
-}
-
-/*
- * The member key of group, with its path written into path; NULL when it is
- * absent, which is reported (at the group's line) when it is required.
- */
-static config_setting_t *
-get_member(struct loader *loader, config_setting_t *group, const char *group_path, const char *key,
-           bool required, char *path, size_t size)
-{
-    config_setting_t *member = config_setting_get_member(group, key);
-
-    path_join(path, size, group_path, key);
-    if (member == NULL && required)
-        fail(loader, group, path, "required key is missing");
-    return member;
-}
-
-/* The text of a string setting, or NULL (reported) when it is not a string or is empty. */
-static const char *
-read_text(struct loader *loader, const config_setting_t *setting, const char *path)
-{
-    const char *text;
-
-    if (!check_type(loader, setting, path, CONFIG_TYPE_STRING, "a string"))
-        return NULL;
-    text = config_setting_get_string(setting);
-    if (text[0] == '\0') {
-        fail(loader, setting, path, "must not be empty");
-        return NULL;
-    }
-    return text;
-}
-
-/* Reads an integer setting within min..max into *out; false (reported) otherwise. */
-static bool
-read_int(struct loader *loader, const config_setting_t *setting, const char *path, int min, int max,
-         int *out)
-{
-    long long value;
-
-    if (!check_type(loader, setting, path, CONFIG_TYPE_INT, "an integer"))
-        return false;
-    value = config_setting_get_int64(setting);
-    if (value < min || value > max) {
-        fail(loader, setting, path, "%lld is out of range (%d to %d)", value, min, max);
-        return false;
-    }
-    *out = (int)value;
-    return true;
-}
-
-/* Reads the optional integer member key of group into *out, which keeps its default when absent. */
-static void
-read_int_member(struct loader *loader, config_setting_t *group, const char *group_path,
-                const char *key, int min, int max, int *out)
-{
-    char path[PATH_SIZE];
-    config_setting_t *setting =
-        get_member(loader, group, group_path, key, false, path, sizeof(path));
-
-    if (setting != NULL)
-        read_int(loader, setting, path, min, max, out);
-}
-
 /* A name as events use it: 1 to KIND_NAME_MAX bytes of a-z, 0-9 and _. */
 static bool
 is_valid_name(const char *text)
@@ -261,58 +86,40 @@ is_valid_name(const char *text)
  * (reported).
  */
 static config_setting_t *
-read_name(struct loader *loader, config_setting_t *group, const char *group_path,
+read_name(struct confread *reader, config_setting_t *group, const char *group_path,
           char name[KIND_NAME_MAX + 1])
 {
-    char path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE];
     config_setting_t *setting =
-        get_member(loader, group, group_path, "name", true, path, sizeof(path));
+        confread_member(reader, group, group_path, "name", true, path, sizeof(path));
     const char *text;
 
     if (setting == NULL)
         return NULL;
-    text = read_text(loader, setting, path);
+    text = confread_text(reader, setting, path);
     if (text == NULL)
         return NULL;
     if (!is_valid_name(text)) {
-        fail(loader, setting, path,
-             "\"%s\" is not a valid name (use 1 to %d of a-z, 0-9 and _, like \"week_1\")", text,
-             KIND_NAME_MAX);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is not a valid name (use 1 to %d of a-z, 0-9 and _, like \"week_1\")",
+                      text, KIND_NAME_MAX);
         return NULL;
     }
     memcpy(name, text, strlen(text) + 1);
     return setting;
 }
 
-/*
- * The path of an entry of a list: "list.NAME" when the entry is a group
- * whose name is valid, else "list[POSITION]" counted from 1.
- */
-static void
-entry_path(const config_setting_t *entry, const char *list_path, int index, char *path, size_t size)
-{
-    const config_setting_t *name = NULL;
-
-    if (config_setting_is_group(entry))
-        name = config_setting_get_member(entry, "name");
-    if (name != NULL && config_setting_type(name) == CONFIG_TYPE_STRING &&
-        is_valid_name(config_setting_get_string(name)))
-        path_join(path, size, list_path, config_setting_get_string(name));
-    else
-        snprintf(path, size, "%s[%d]", list_path, index + 1);
-}
-
 /* Reads the required "title" (plain English) of group into *title. */
 static void
-read_title(struct loader *loader, config_setting_t *group, const char *group_path, char **title)
+read_title(struct confread *reader, config_setting_t *group, const char *group_path, char **title)
 {
-    char path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE];
     config_setting_t *setting =
-        get_member(loader, group, group_path, "title", true, path, sizeof(path));
+        confread_member(reader, group, group_path, "title", true, path, sizeof(path));
     const char *text;
 
-    if (setting != NULL && (text = read_text(loader, setting, path)) != NULL)
-        *title = copy_text(loader, text);
+    if (setting != NULL && (text = confread_text(reader, setting, path)) != NULL)
+        *title = confread_copy_text(reader, text);
 }
 
 /*
@@ -320,33 +127,30 @@ read_title(struct loader *loader, config_setting_t *group, const char *group_pat
  * long, at most KIND_MAX_FILTERS of them, into items and *count.
  */
 static void
-read_text_list(struct loader *loader, const config_setting_t *setting, const char *path,
+read_text_list(struct confread *reader, const config_setting_t *setting, const char *path,
                size_t max_bytes, char *items[KIND_MAX_FILTERS], int *count)
 {
     int length;
 
-    if (!check_sequence(loader, setting, path, "a list of strings like [\"a\", \"b\"]"))
+    length = confread_list_length(reader, setting, path, "a list of strings like [\"a\", \"b\"]",
+                                  KIND_MAX_FILTERS, "entries");
+    if (length < 0)
         return;
-    length = config_setting_length(setting);
-    if (length > KIND_MAX_FILTERS) {
-        fail(loader, setting, path, "has %d entries; at most %d are allowed", length,
-             KIND_MAX_FILTERS);
-        length = KIND_MAX_FILTERS;
-    }
     for (int i = 0; i < length; i++) {
         const config_setting_t *item = config_setting_get_elem(setting, (unsigned)i);
-        char item_path[PATH_SIZE];
+        char item_path[CONFREAD_PATH_SIZE];
         const char *text;
 
         snprintf(item_path, sizeof(item_path), "%s[%d]", path, i + 1);
-        text = read_text(loader, item, item_path);
+        text = confread_text(reader, item, item_path);
         if (text == NULL)
             continue;
         if (strlen(text) > max_bytes) {
-            fail(loader, item, item_path, "\"%s\" is longer than %zu bytes", text, max_bytes);
+            confread_fail(reader, item, item_path, "\"%s\" is longer than %zu bytes", text,
+                          max_bytes);
             continue;
         }
-        items[*count] = copy_text(loader, text);
+        items[*count] = confread_copy_text(reader, text);
         if (items[*count] != NULL)
             (*count)++;
     }
@@ -354,35 +158,37 @@ read_text_list(struct loader *loader, const config_setting_t *setting, const cha
 
 /* Reads an "applies_to" group: roles and teams, both optional. */
 static void
-read_applies_to(struct loader *loader, config_setting_t *setting, const char *path,
+read_applies_to(struct confread *reader, config_setting_t *setting, const char *path,
                 struct applies_to *applies)
 {
-    char member_path[PATH_SIZE];
+    char member_path[CONFREAD_PATH_SIZE];
     config_setting_t *member;
 
-    if (!check_type(loader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
+    if (!confread_check_type(reader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
         return;
-    check_keys(loader, setting, path, applies_keys);
-    member = get_member(loader, setting, path, "roles", false, member_path, sizeof(member_path));
+    confread_check_keys(reader, setting, path, applies_keys);
+    member =
+        confread_member(reader, setting, path, "roles", false, member_path, sizeof(member_path));
     if (member != NULL)
-        read_text_list(loader, member, member_path, KIND_NAME_MAX, applies->roles,
+        read_text_list(reader, member, member_path, KIND_NAME_MAX, applies->roles,
                        &applies->role_count);
-    member = get_member(loader, setting, path, "teams", false, member_path, sizeof(member_path));
+    member =
+        confread_member(reader, setting, path, "teams", false, member_path, sizeof(member_path));
     if (member != NULL)
-        read_text_list(loader, member, member_path, FILTER_TEXT_MAX, applies->teams,
+        read_text_list(reader, member, member_path, FILTER_TEXT_MAX, applies->teams,
                        &applies->team_count);
 }
 
 static void
-read_applies_member(struct loader *loader, config_setting_t *group, const char *group_path,
+read_applies_member(struct confread *reader, config_setting_t *group, const char *group_path,
                     struct applies_to *applies)
 {
-    char path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE];
     config_setting_t *setting =
-        get_member(loader, group, group_path, "applies_to", false, path, sizeof(path));
+        confread_member(reader, group, group_path, "applies_to", false, path, sizeof(path));
 
     if (setting != NULL)
-        read_applies_to(loader, setting, path, applies);
+        read_applies_to(reader, setting, path, applies);
 }
 
 enum period_reading { PERIOD_READ, PERIOD_UNREADABLE, PERIOD_NEGATIVE, PERIOD_TOO_LONG };
@@ -442,35 +248,37 @@ parse_period(const char *text, struct period *out)
  * zero_allowed.  Returns false (reported) when the setting is not one.
  */
 static bool
-read_period(struct loader *loader, const config_setting_t *setting, const char *path,
+read_period(struct confread *reader, const config_setting_t *setting, const char *path,
             bool zero_allowed, struct period *out)
 {
     const char *text;
     struct period period;
 
-    if (!check_type(loader, setting, path, CONFIG_TYPE_STRING,
-                    "a length of time in quotes, like \"6 weeks\""))
+    if (!confread_check_type(reader, setting, path, CONFIG_TYPE_STRING,
+                             "a length of time in quotes, like \"6 weeks\""))
         return false;
     text = config_setting_get_string(setting);
     switch (parse_period(text, &period)) {
     case PERIOD_UNREADABLE:
-        fail(loader, setting, path,
-             "\"%s\" is not a length of time (write it like \"6 weeks\" or \"12 months\")", text);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is not a length of time (write it like \"6 weeks\" or \"12 months\")",
+                      text);
         return false;
     case PERIOD_NEGATIVE:
-        fail(loader, setting, path, "\"%s\" is negative (write a length of time like \"6 weeks\")",
-             text);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is negative (write a length of time like \"6 weeks\")", text);
         return false;
     case PERIOD_TOO_LONG:
-        fail(loader, setting, path, "\"%s\" is too long (at most %d days, weeks, months or years)",
-             text, PERIOD_MAX_COUNT);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is too long (at most %d days, weeks, months or years)", text,
+                      PERIOD_MAX_COUNT);
         return false;
     case PERIOD_READ:
         break;
     }
     if (period.count == 0 && !zero_allowed) {
-        fail(loader, setting, path, "\"%s\" is no time at all (it must be at least \"1 day\")",
-             text);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is no time at all (it must be at least \"1 day\")", text);
         return false;
     }
     *out = period;
@@ -555,44 +363,42 @@ compare_days(const void *a, const void *b)
 }
 
 static void
-read_working_days(struct loader *loader, const config_setting_t *setting, const char *path,
+read_working_days(struct confread *reader, const config_setting_t *setting, const char *path,
                   struct work_calendar *calendar)
 {
     unsigned days = 0;
     int length;
     bool all_valid = true;
 
-    if (!check_sequence(loader, setting, path, "a list like [\"Mon\", \"Tue\", \"Wed\"]"))
+    if (!confread_check_sequence(reader, setting, path, "a list like [\"Mon\", \"Tue\", \"Wed\"]"))
         return;
     length = config_setting_length(setting);
     if (length == 0) {
-        fail(loader, setting, path, "must name at least one working day, like [\"Mon\"]");
+        confread_fail(reader, setting, path, "must name at least one working day, like [\"Mon\"]");
         return;
     }
     for (int i = 0; i < length; i++) {
         const config_setting_t *item = config_setting_get_elem(setting, (unsigned)i);
-        char item_path[PATH_SIZE];
+        char item_path[CONFREAD_PATH_SIZE];
         const char *text;
-        int day = -1;
+        int day;
 
         snprintf(item_path, sizeof(item_path), "%s[%d]", path, i + 1);
-        text = read_text(loader, item, item_path);
+        text = confread_text(reader, item, item_path);
         if (text == NULL) {
             all_valid = false;
             continue;
         }
-        for (int d = 0; d < 7 && day < 0; d++)
-            if (strcasecmp(text, weekday_names[d][0]) == 0 ||
-                strcasecmp(text, weekday_names[d][1]) == 0)
-                day = d;
+        day = confread_weekday(text);
         if (day < 0) {
-            fail(loader, item, item_path,
-                 "\"%s\" is not a day of the week (write Mon, Tue, Wed, Thu, Fri, Sat or Sun)",
-                 text);
+            confread_fail(
+                reader, item, item_path,
+                "\"%s\" is not a day of the week (write Mon, Tue, Wed, Thu, Fri, Sat or Sun)",
+                text);
             all_valid = false;
         } else if (days & (1u << day)) {
-            fail(loader, item, item_path, "\"%s\" is listed twice (%s)", text,
-                 weekday_names[day][1]);
+            confread_fail(reader, item, item_path, "\"%s\" is listed twice (%s)", text,
+                          confread_weekday_name(day));
             all_valid = false;
         } else {
             days |= 1u << day;
@@ -603,42 +409,36 @@ read_working_days(struct loader *loader, const config_setting_t *setting, const 
 }
 
 static void
-read_closures(struct loader *loader, const config_setting_t *setting, const char *path,
+read_closures(struct confread *reader, const config_setting_t *setting, const char *path,
               struct work_calendar *calendar)
 {
     int length, count = 0;
     int64_t *days;
 
-    if (!check_sequence(loader, setting, path,
-                        "a list of dates like [\"2026-12-25\", \"2026-12-28\"]"))
-        return;
-    length = config_setting_length(setting);
-    if (length > KINDS_MAX_CLOSURES) {
-        fail(loader, setting, path, "has %d dates; at most %d are allowed", length,
-             KINDS_MAX_CLOSURES);
-        length = KINDS_MAX_CLOSURES;
-    }
-    if (length == 0)
+    length = confread_list_length(reader, setting, path,
+                                  "a list of dates like [\"2026-12-25\", \"2026-12-28\"]",
+                                  KINDS_MAX_CLOSURES, "dates");
+    if (length <= 0)
         return;
     days = calloc((size_t)length, sizeof(*days));
     if (days == NULL) {
-        loader->out_of_memory = true;
+        reader->out_of_memory = true;
         return;
     }
     for (int i = 0; i < length; i++) {
         const config_setting_t *item = config_setting_get_elem(setting, (unsigned)i);
-        char item_path[PATH_SIZE], why[128];
+        char item_path[CONFREAD_PATH_SIZE], why[128];
         struct civil_date date;
         const char *text;
 
         snprintf(item_path, sizeof(item_path), "%s[%d]", path, i + 1);
-        if (!check_type(loader, item, item_path, CONFIG_TYPE_STRING,
-                        "a date in quotes, like \"2026-12-25\""))
+        if (!confread_check_type(reader, item, item_path, CONFIG_TYPE_STRING,
+                                 "a date in quotes, like \"2026-12-25\""))
             continue;
         text = config_setting_get_string(item);
         if (timefmt_parse_date(text, &date) < 0) {
             explain_bad_date(text, why, sizeof(why));
-            fail(loader, item, item_path, "\"%s\" is not a date (%s)", text, why);
+            confread_fail(reader, item, item_path, "\"%s\" is not a date (%s)", text, why);
             continue;
         }
         days[count++] = timefmt_days_from_civil(date.year, date.month, date.day);
@@ -652,103 +452,107 @@ read_closures(struct loader *loader, const config_setting_t *setting, const char
 }
 
 static void
-read_schedule(struct loader *loader, config_setting_t *schedule, struct work_calendar *calendar)
+read_schedule(struct confread *reader, config_setting_t *schedule, struct work_calendar *calendar)
 {
-    char path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE];
     config_setting_t *setting;
     const char *text;
 
-    if (!check_type(loader, schedule, "schedule", CONFIG_TYPE_GROUP, "a group { ... }"))
+    if (!confread_check_type(reader, schedule, "schedule", CONFIG_TYPE_GROUP, "a group { ... }"))
         return;
-    check_keys(loader, schedule, "schedule", schedule_keys);
-    setting = get_member(loader, schedule, "schedule", "send_time", false, path, sizeof(path));
-    if (setting != NULL && (text = read_text(loader, setting, path)) != NULL &&
+    confread_check_keys(reader, schedule, "schedule", schedule_keys);
+    setting = confread_member(reader, schedule, "schedule", "send_time", false, path, sizeof(path));
+    if (setting != NULL && (text = confread_text(reader, setting, path)) != NULL &&
         !parse_time_of_day(text, &calendar->send_minute))
-        fail(loader, setting, path,
-             "\"%s\" is not a time of day (write HH:MM on the 24-hour clock, from \"00:00\" to "
-             "\"23:59\", like \"09:00\")",
-             text);
-    setting = get_member(loader, schedule, "schedule", "working_days", false, path, sizeof(path));
+        confread_fail(
+            reader, setting, path,
+            "\"%s\" is not a time of day (write HH:MM on the 24-hour clock, from \"00:00\" to "
+            "\"23:59\", like \"09:00\")",
+            text);
+    setting =
+        confread_member(reader, schedule, "schedule", "working_days", false, path, sizeof(path));
     if (setting != NULL)
-        read_working_days(loader, setting, path, calendar);
-    setting = get_member(loader, schedule, "schedule", "closures", false, path, sizeof(path));
+        read_working_days(reader, setting, path, calendar);
+    setting = confread_member(reader, schedule, "schedule", "closures", false, path, sizeof(path));
     if (setting != NULL)
-        read_closures(loader, setting, path, calendar);
-    read_int_member(loader, schedule, "schedule", "missed_after_days", 1, 366,
-                    &calendar->missed_after_days);
+        read_closures(reader, setting, path, calendar);
+    confread_int_member(reader, schedule, "schedule", "missed_after_days", 1, 366,
+                        &calendar->missed_after_days);
 }
 
 static void
-read_recurring(struct loader *loader, config_setting_t *setting, const char *path,
+read_recurring(struct confread *reader, config_setting_t *setting, const char *path,
                struct kind *kind)
 {
-    char member_path[PATH_SIZE];
+    char member_path[CONFREAD_PATH_SIZE];
     config_setting_t *member;
     bool have_every = false;
 
-    check_keys(loader, setting, path, recurring_keys);
-    member = get_member(loader, setting, path, "every", true, member_path, sizeof(member_path));
+    confread_check_keys(reader, setting, path, recurring_keys);
+    member =
+        confread_member(reader, setting, path, "every", true, member_path, sizeof(member_path));
     if (member != NULL)
-        have_every = read_period(loader, member, member_path, false, &kind->every);
-    member = get_member(loader, setting, path, "first", false, member_path, sizeof(member_path));
+        have_every = read_period(reader, member, member_path, false, &kind->every);
+    member =
+        confread_member(reader, setting, path, "first", false, member_path, sizeof(member_path));
     if (member != NULL)
-        read_period(loader, member, member_path, false, &kind->first);
+        read_period(reader, member, member_path, false, &kind->first);
     else if (have_every)
         kind->first = kind->every;
 }
 
 static void
-read_steps(struct loader *loader, config_setting_t *setting, const char *path, struct kind *kind)
+read_steps(struct confread *reader, config_setting_t *setting, const char *path, struct kind *kind)
 {
     int length;
     const config_setting_t *name_settings[KIND_MAX_STEPS] = {NULL};
     const struct period *latest_at = NULL; /* of the steps so far in order */
 
-    if (!check_sequence(loader, setting, path, "a list of steps ( { ... }, { ... } )"))
+    length = confread_list_length(reader, setting, path, "a list of steps ( { ... }, { ... } )",
+                                  KIND_MAX_STEPS, "steps");
+    if (length < 0)
         return;
-    length = config_setting_length(setting);
     if (length == 0) {
-        fail(loader, setting, path, "must have at least one step");
+        confread_fail(reader, setting, path, "must have at least one step");
         return;
-    }
-    if (length > KIND_MAX_STEPS) {
-        fail(loader, setting, path, "has %d steps; at most %d are allowed", length, KIND_MAX_STEPS);
-        length = KIND_MAX_STEPS;
     }
     for (int i = 0; i < length; i++) {
         config_setting_t *entry = config_setting_get_elem(setting, (unsigned)i);
         struct milestone_step *step = &kind->steps[kind->step_count];
-        char step_path[PATH_SIZE], member_path[PATH_SIZE];
+        char step_path[CONFREAD_PATH_SIZE], member_path[CONFREAD_PATH_SIZE];
         config_setting_t *at;
         const config_setting_t *name;
 
-        entry_path(entry, path, i, step_path, sizeof(step_path));
-        if (!check_type(loader, entry, step_path, CONFIG_TYPE_GROUP, "a group { ... }"))
+        confread_entry_path(entry, path, i, is_valid_name, step_path, sizeof(step_path));
+        if (!confread_check_type(reader, entry, step_path, CONFIG_TYPE_GROUP, "a group { ... }"))
             continue;
         kind->step_count++;
-        check_keys(loader, entry, step_path, step_keys);
-        name = read_name(loader, entry, step_path, step->name);
+        confread_check_keys(reader, entry, step_path, step_keys);
+        name = read_name(reader, entry, step_path, step->name);
         for (int j = 0; name != NULL && j < i; j++) {
             if (name_settings[j] != NULL &&
                 strcmp(config_setting_get_string(name_settings[j]), step->name) == 0) {
-                path_join(member_path, sizeof(member_path), step_path, "name");
-                fail(loader, name, member_path, "\"%s\" is already the name of the step on line %d",
-                     step->name, line_of(config_setting_parent(name_settings[j])));
+                confread_path_join(member_path, sizeof(member_path), step_path, "name");
+                confread_fail(reader, name, member_path,
+                              "\"%s\" is already the name of the step on line %d", step->name,
+                              confread_line(config_setting_parent(name_settings[j])));
                 name = NULL;
                 break;
             }
         }
         name_settings[i] = name;
-        read_title(loader, entry, step_path, &step->title);
-        at = get_member(loader, entry, step_path, "at", true, member_path, sizeof(member_path));
-        if (at != NULL && read_period(loader, at, member_path, true, &step->at)) {
+        read_title(reader, entry, step_path, &step->title);
+        at =
+            confread_member(reader, entry, step_path, "at", true, member_path, sizeof(member_path));
+        if (at != NULL && read_period(reader, at, member_path, true, &step->at)) {
             if (latest_at != NULL && period_nominal(&step->at) < period_nominal(latest_at)) {
                 char later[32];
                 kinds_format_period(latest_at, later, sizeof(later));
-                fail(loader, at, member_path,
-                     "\"%s\" is earlier than a step above it (\"%s\"); list the steps in the "
-                     "order they fall due",
-                     config_setting_get_string(at), later);
+                confread_fail(
+                    reader, at, member_path,
+                    "\"%s\" is earlier than a step above it (\"%s\"); list the steps in the "
+                    "order they fall due",
+                    config_setting_get_string(at), later);
             } else {
                 latest_at = &step->at;
             }
@@ -757,17 +561,18 @@ read_steps(struct loader *loader, config_setting_t *setting, const char *path, s
 }
 
 static void
-read_milestones(struct loader *loader, config_setting_t *setting, const char *path,
+read_milestones(struct confread *reader, config_setting_t *setting, const char *path,
                 struct kind *kind)
 {
-    char member_path[PATH_SIZE];
+    char member_path[CONFREAD_PATH_SIZE];
     config_setting_t *member;
     const char *text;
     bool trigger_known = false;
 
-    check_keys(loader, setting, path, milestone_keys);
-    member = get_member(loader, setting, path, "after", true, member_path, sizeof(member_path));
-    if (member != NULL && (text = read_text(loader, member, member_path)) != NULL) {
+    confread_check_keys(reader, setting, path, milestone_keys);
+    member =
+        confread_member(reader, setting, path, "after", true, member_path, sizeof(member_path));
+    if (member != NULL && (text = confread_text(reader, member, member_path)) != NULL) {
         for (size_t i = 0; i < sizeof(triggers) / sizeof(triggers[0]) && !trigger_known; i++) {
             if (strcmp(text, triggers[i].name) == 0) {
                 kind->trigger = triggers[i].trigger;
@@ -775,24 +580,25 @@ read_milestones(struct loader *loader, config_setting_t *setting, const char *pa
             }
         }
         if (!trigger_known)
-            fail(loader, member, member_path,
-                 "\"%s\" is not an event that starts a plan (write \"staff.hired\", "
-                 "\"concern.opened\" or \"absence.ended\")",
-                 text);
+            confread_fail(reader, member, member_path,
+                          "\"%s\" is not an event that starts a plan (write \"staff.hired\", "
+                          "\"concern.opened\" or \"absence.ended\")",
+                          text);
     }
-    member =
-        get_member(loader, setting, path, "absence_kinds", false, member_path, sizeof(member_path));
+    member = confread_member(reader, setting, path, "absence_kinds", false, member_path,
+                             sizeof(member_path));
     if (member != NULL) {
         if (trigger_known && kind->trigger != TRIGGER_ABSENCE_ENDED)
-            fail(loader, member, member_path,
-                 "only a plan with after = \"absence.ended\" can list absence kinds");
+            confread_fail(reader, member, member_path,
+                          "only a plan with after = \"absence.ended\" can list absence kinds");
         else
-            read_text_list(loader, member, member_path, FILTER_TEXT_MAX, kind->absence_kinds,
+            read_text_list(reader, member, member_path, FILTER_TEXT_MAX, kind->absence_kinds,
                            &kind->absence_kind_count);
     }
-    member = get_member(loader, setting, path, "steps", true, member_path, sizeof(member_path));
+    member =
+        confread_member(reader, setting, path, "steps", true, member_path, sizeof(member_path));
     if (member != NULL)
-        read_steps(loader, member, member_path, kind);
+        read_steps(reader, member, member_path, kind);
 }
 
 /* Parses one escalation target ("manager", "manager+1", "role:NAME", "staff:ID"). */
@@ -828,37 +634,34 @@ parse_target(const char *text, struct escalation_target *target)
 }
 
 static void
-read_notify(struct loader *loader, const config_setting_t *setting, const char *path,
+read_notify(struct confread *reader, const config_setting_t *setting, const char *path,
             struct escalation_step *step)
 {
     int length;
 
-    if (!check_sequence(loader, setting, path, "a list like [\"manager\", \"manager+1\"]"))
+    length = confread_list_length(reader, setting, path, "a list like [\"manager\", \"manager+1\"]",
+                                  KIND_MAX_TARGETS, "entries");
+    if (length < 0)
         return;
-    length = config_setting_length(setting);
     if (length == 0) {
-        fail(loader, setting, path, "must name at least one person to tell, like [\"manager\"]");
+        confread_fail(reader, setting, path,
+                      "must name at least one person to tell, like [\"manager\"]");
         return;
-    }
-    if (length > KIND_MAX_TARGETS) {
-        fail(loader, setting, path, "has %d entries; at most %d are allowed", length,
-             KIND_MAX_TARGETS);
-        length = KIND_MAX_TARGETS;
     }
     for (int i = 0; i < length; i++) {
         const config_setting_t *item = config_setting_get_elem(setting, (unsigned)i);
-        char item_path[PATH_SIZE];
+        char item_path[CONFREAD_PATH_SIZE];
         const char *text;
 
         snprintf(item_path, sizeof(item_path), "%s[%d]", path, i + 1);
-        text = read_text(loader, item, item_path);
+        text = confread_text(reader, item, item_path);
         if (text == NULL)
             continue;
         if (!parse_target(text, &step->targets[step->target_count])) {
-            fail(loader, item, item_path,
-                 "\"%s\" is not someone to tell (write \"manager\", \"manager+1\", "
-                 "\"manager+2\", \"role:NAME\" or \"staff:ID\")",
-                 text);
+            confread_fail(reader, item, item_path,
+                          "\"%s\" is not someone to tell (write \"manager\", \"manager+1\", "
+                          "\"manager+2\", \"role:NAME\" or \"staff:ID\")",
+                          text);
             continue;
         }
         step->target_count++;
@@ -866,77 +669,71 @@ read_notify(struct loader *loader, const config_setting_t *setting, const char *
 }
 
 static void
-read_escalation(struct loader *loader, config_setting_t *setting, const char *path,
+read_escalation(struct confread *reader, config_setting_t *setting, const char *path,
                 struct kind *kind)
 {
     int length;
     int previous_after = 0;
 
-    if (!check_sequence(loader, setting, path, "a list of steps ( { ... }, { ... } )"))
+    length = confread_list_length(reader, setting, path, "a list of steps ( { ... }, { ... } )",
+                                  KIND_MAX_ESCALATIONS, "steps");
+    if (length < 0)
         return;
-    length = config_setting_length(setting);
-    if (length > KIND_MAX_ESCALATIONS) {
-        fail(loader, setting, path, "has %d steps; at most %d are allowed", length,
-             KIND_MAX_ESCALATIONS);
-        length = KIND_MAX_ESCALATIONS;
-    }
     for (int i = 0; i < length; i++) {
         config_setting_t *entry = config_setting_get_elem(setting, (unsigned)i);
         struct escalation_step *step = &kind->escalations[kind->escalation_count];
-        char step_path[PATH_SIZE], member_path[PATH_SIZE];
+        char step_path[CONFREAD_PATH_SIZE], member_path[CONFREAD_PATH_SIZE];
         config_setting_t *member;
 
         snprintf(step_path, sizeof(step_path), "%s[%d]", path, i + 1);
-        if (!check_type(loader, entry, step_path, CONFIG_TYPE_GROUP, "a group { ... }"))
+        if (!confread_check_type(reader, entry, step_path, CONFIG_TYPE_GROUP, "a group { ... }"))
             continue;
         kind->escalation_count++;
-        check_keys(loader, entry, step_path, escalation_keys);
-        member = get_member(loader, entry, step_path, "after_days", true, member_path,
-                            sizeof(member_path));
-        if (member != NULL && read_int(loader, member, member_path, 1, 3660, &step->after_days)) {
+        confread_check_keys(reader, entry, step_path, escalation_keys);
+        member = confread_member(reader, entry, step_path, "after_days", true, member_path,
+                                 sizeof(member_path));
+        if (member != NULL &&
+            confread_int(reader, member, member_path, 1, 3660, &step->after_days)) {
             if (step->after_days <= previous_after)
-                fail(loader, member, member_path,
-                     "%d is not later than the step before (%d); each step must come more "
-                     "days after the due date than the one before",
-                     step->after_days, previous_after);
+                confread_fail(reader, member, member_path,
+                              "%d is not later than the step before (%d); each step must come more "
+                              "days after the due date than the one before",
+                              step->after_days, previous_after);
             else
                 previous_after = step->after_days;
         }
-        member =
-            get_member(loader, entry, step_path, "notify", true, member_path, sizeof(member_path));
+        member = confread_member(reader, entry, step_path, "notify", true, member_path,
+                                 sizeof(member_path));
         if (member != NULL)
-            read_notify(loader, member, member_path, step);
+            read_notify(reader, member, member_path, step);
     }
 }
 
 static void
-read_reminders(struct loader *loader, const config_setting_t *setting, const char *path,
+read_reminders(struct confread *reader, const config_setting_t *setting, const char *path,
                struct kind *kind)
 {
     int length;
     int previous = -1;
 
-    if (!check_sequence(loader, setting, path, "a list like [14, 3, 0]"))
+    length = confread_list_length(reader, setting, path, "a list like [14, 3, 0]",
+                                  KIND_MAX_REMINDERS, "reminders");
+    if (length < 0)
         return;
-    length = config_setting_length(setting);
-    if (length > KIND_MAX_REMINDERS) {
-        fail(loader, setting, path, "has %d reminders; at most %d are allowed", length,
-             KIND_MAX_REMINDERS);
-        length = KIND_MAX_REMINDERS;
-    }
     for (int i = 0; i < length; i++) {
         const config_setting_t *item = config_setting_get_elem(setting, (unsigned)i);
-        char item_path[PATH_SIZE];
+        char item_path[CONFREAD_PATH_SIZE];
         int days;
 
         snprintf(item_path, sizeof(item_path), "%s[%d]", path, i + 1);
-        if (!read_int(loader, item, item_path, 0, 366, &days))
+        if (!confread_int(reader, item, item_path, 0, 366, &days))
             continue;
         if (previous >= 0 && days >= previous) {
-            fail(loader, item, item_path,
-                 "%d comes after %d; list the days before from the most to the fewest, each "
-                 "once, like [14, 3, 0]",
-                 days, previous);
+            confread_fail(
+                reader, item, item_path,
+                "%d comes after %d; list the days before from the most to the fewest, each "
+                "once, like [14, 3, 0]",
+                days, previous);
             continue;
         }
         previous = days;
@@ -944,60 +741,47 @@ read_reminders(struct loader *loader, const config_setting_t *setting, const cha
     }
 }
 
-/* Writes "a", "a and b" or "a, b and c" from the given words into buf. */
 static void
-join_words(const char *const *words, int count, char *buf, size_t size)
+read_kind(struct confread *reader, config_setting_t *setting, int index, struct kind *kind)
 {
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < count && used < size; i++) {
-        const char *separator = i == 0 ? "" : i == count - 1 ? " and " : ", ";
-        int n = snprintf(buf + used, size - used, "%s%s", separator, words[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
-static void
-read_kind(struct loader *loader, config_setting_t *setting, int index, struct kind *kind)
-{
-    char path[PATH_SIZE], member_path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE], member_path[CONFREAD_PATH_SIZE];
     config_setting_t *member;
     const char *text;
     const char *given[4];
     int given_count = 0;
     bool ways_usable = true;
 
-    kind->line = line_of(setting);
+    kind->line = confread_line(setting);
     kind->during_absence = ABSENCE_SHIFT;
-    entry_path(setting, "kinds", index, path, sizeof(path));
-    if (!check_type(loader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
+    confread_entry_path(setting, "kinds", index, is_valid_name, path, sizeof(path));
+    if (!confread_check_type(reader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
         return;
-    read_name(loader, setting, path, kind->name);
-    check_keys(loader, setting, path, kind_keys);
-    read_title(loader, setting, path, &kind->title);
-    member = get_member(loader, setting, path, "policy", false, member_path, sizeof(member_path));
-    if (member != NULL && (text = read_text(loader, member, member_path)) != NULL)
-        kind->policy = copy_text(loader, text);
-    read_applies_member(loader, setting, path, &kind->applies);
+    read_name(reader, setting, path, kind->name);
+    confread_check_keys(reader, setting, path, kind_keys);
+    read_title(reader, setting, path, &kind->title);
+    member =
+        confread_member(reader, setting, path, "policy", false, member_path, sizeof(member_path));
+    if (member != NULL && (text = confread_text(reader, member, member_path)) != NULL)
+        kind->policy = confread_copy_text(reader, text);
+    read_applies_member(reader, setting, path, &kind->applies);
 
     /* Exactly one of the four ways; assigned = false and training = false count as absent. */
     for (int way = 0; way < 4; way++) {
-        member = get_member(loader, setting, path, way_keys[way], false, member_path,
-                            sizeof(member_path));
+        member = confread_member(reader, setting, path, way_keys[way], false, member_path,
+                                 sizeof(member_path));
         if (member == NULL)
             continue;
         if (way == KIND_ASSIGNED || way == KIND_TRAINING) {
-            if (!check_type(loader, member, member_path, CONFIG_TYPE_BOOL, "true or false")) {
+            if (!confread_check_type(reader, member, member_path, CONFIG_TYPE_BOOL,
+                                     "true or false")) {
                 ways_usable = false;
                 given[given_count++] = way_keys[way];
                 continue;
             }
             if (!config_setting_get_bool(member))
                 continue;
-        } else if (!check_type(loader, member, member_path, CONFIG_TYPE_GROUP, "a group { ... }")) {
+        } else if (!confread_check_type(reader, member, member_path, CONFIG_TYPE_GROUP,
+                                        "a group { ... }")) {
             ways_usable = false;
             given[given_count++] = way_keys[way];
             continue;
@@ -1006,43 +790,46 @@ read_kind(struct loader *loader, config_setting_t *setting, int index, struct ki
             kind->arises = (enum kind_arises)way;
         given[given_count++] = way_keys[way];
         if (way == KIND_RECURRING)
-            read_recurring(loader, member, member_path, kind);
+            read_recurring(reader, member, member_path, kind);
         else if (way == KIND_MILESTONE)
-            read_milestones(loader, member, member_path, kind);
+            read_milestones(reader, member, member_path, kind);
     }
     if (given_count == 0) {
-        fail(loader, setting, path,
-             "needs one of recurring, milestones, assigned = true or training = true, to say "
-             "how its reviews fall due");
+        confread_fail(
+            reader, setting, path,
+            "needs one of recurring, milestones, assigned = true or training = true, to say "
+            "how its reviews fall due");
         ways_usable = false;
     } else if (given_count > 1) {
         char list[96];
-        join_words(given, given_count, list, sizeof(list));
-        fail(loader, setting, path,
-             "has %s; give only one of recurring, milestones, assigned = true or training = true",
-             list);
+        confread_join_words(given, given_count, list, sizeof(list));
+        confread_fail(
+            reader, setting, path,
+            "has %s; give only one of recurring, milestones, assigned = true or training = true",
+            list);
         ways_usable = false;
     }
 
-    member =
-        get_member(loader, setting, path, "reminders", false, member_path, sizeof(member_path));
+    member = confread_member(reader, setting, path, "reminders", false, member_path,
+                             sizeof(member_path));
     if (member != NULL)
-        read_reminders(loader, member, member_path, kind);
-    read_int_member(loader, setting, path, "grace_days", 0, 366, &kind->grace_days);
-    member =
-        get_member(loader, setting, path, "escalation", false, member_path, sizeof(member_path));
+        read_reminders(reader, member, member_path, kind);
+    confread_int_member(reader, setting, path, "grace_days", 0, 366, &kind->grace_days);
+    member = confread_member(reader, setting, path, "escalation", false, member_path,
+                             sizeof(member_path));
     if (member != NULL)
-        read_escalation(loader, member, member_path, kind);
-    member =
-        get_member(loader, setting, path, "repeat_days", false, member_path, sizeof(member_path));
-    if (member != NULL && read_int(loader, member, member_path, 0, 366, &kind->repeat_days) &&
+        read_escalation(reader, member, member_path, kind);
+    member = confread_member(reader, setting, path, "repeat_days", false, member_path,
+                             sizeof(member_path));
+    if (member != NULL && confread_int(reader, member, member_path, 0, 366, &kind->repeat_days) &&
         kind->repeat_days > 0 && kind->escalation_count == 0)
-        fail(loader, member, member_path,
-             "%d needs escalation steps to repeat (add escalation, or set repeat_days = 0)",
-             kind->repeat_days);
-    member = get_member(loader, setting, path, "during_absence", false, member_path,
-                        sizeof(member_path));
-    if (member != NULL && (text = read_text(loader, member, member_path)) != NULL) {
+        confread_fail(
+            reader, member, member_path,
+            "%d needs escalation steps to repeat (add escalation, or set repeat_days = 0)",
+            kind->repeat_days);
+    member = confread_member(reader, setting, path, "during_absence", false, member_path,
+                             sizeof(member_path));
+    if (member != NULL && (text = confread_text(reader, member, member_path)) != NULL) {
         bool known = false;
         for (size_t i = 0; i < sizeof(absence_rules) / sizeof(absence_rules[0]) && !known; i++) {
             if (strcmp(text, absence_rules[i].name) == 0) {
@@ -1051,36 +838,40 @@ read_kind(struct loader *loader, config_setting_t *setting, int index, struct ki
             }
         }
         if (!known)
-            fail(loader, member, member_path,
-                 "\"%s\" is not a choice (write \"continue\", \"shift\" or \"restart\")", text);
+            confread_fail(reader, member, member_path,
+                          "\"%s\" is not a choice (write \"continue\", \"shift\" or \"restart\")",
+                          text);
         else if (kind->during_absence == ABSENCE_RESTART && ways_usable &&
                  kind->arises != KIND_RECURRING)
-            fail(loader, member, member_path,
-                 "\"restart\" is only for kinds with recurring = { ... } (use \"shift\" or "
-                 "\"continue\")");
+            confread_fail(
+                reader, member, member_path,
+                "\"restart\" is only for kinds with recurring = { ... } (use \"shift\" or "
+                "\"continue\")");
     }
 }
 
 static void
-read_course(struct loader *loader, config_setting_t *setting, int index, struct course *course)
+read_course(struct confread *reader, config_setting_t *setting, int index, struct course *course)
 {
-    char path[PATH_SIZE], member_path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE], member_path[CONFREAD_PATH_SIZE];
     config_setting_t *member;
 
-    course->line = line_of(setting);
-    entry_path(setting, "courses", index, path, sizeof(path));
-    if (!check_type(loader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
+    course->line = confread_line(setting);
+    confread_entry_path(setting, "courses", index, is_valid_name, path, sizeof(path));
+    if (!confread_check_type(reader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
         return;
-    read_name(loader, setting, path, course->name);
-    check_keys(loader, setting, path, course_keys);
-    read_title(loader, setting, path, &course->title);
-    member = get_member(loader, setting, path, "valid", true, member_path, sizeof(member_path));
+    read_name(reader, setting, path, course->name);
+    confread_check_keys(reader, setting, path, course_keys);
+    read_title(reader, setting, path, &course->title);
+    member =
+        confread_member(reader, setting, path, "valid", true, member_path, sizeof(member_path));
     if (member != NULL)
-        read_period(loader, member, member_path, false, &course->valid);
-    member = get_member(loader, setting, path, "first", false, member_path, sizeof(member_path));
+        read_period(reader, member, member_path, false, &course->valid);
+    member =
+        confread_member(reader, setting, path, "first", false, member_path, sizeof(member_path));
     if (member != NULL)
-        course->has_first = read_period(loader, member, member_path, false, &course->first);
-    read_applies_member(loader, setting, path, &course->applies);
+        course->has_first = read_period(reader, member, member_path, false, &course->first);
+    read_applies_member(reader, setting, path, &course->applies);
 }
 
 /*
@@ -1089,7 +880,7 @@ read_course(struct loader *loader, config_setting_t *setting, int index, struct 
  * it has no valid one.
  */
 static void
-check_unique_names(struct loader *loader, config_setting_t *list, const char *list_name,
+check_unique_names(struct confread *reader, config_setting_t *list, const char *list_name,
                    const char *what, const char *(*name_of)(const void *, int), const void *entries,
                    int count)
 {
@@ -1100,11 +891,11 @@ check_unique_names(struct loader *loader, config_setting_t *list, const char *li
         for (int j = 0; j < i; j++) {
             if (strcmp(name, name_of(entries, j)) == 0) {
                 config_setting_t *entry = config_setting_get_elem(list, (unsigned)i);
-                char path[PATH_SIZE];
+                char path[CONFREAD_PATH_SIZE];
                 snprintf(path, sizeof(path), "%s.%s.name", list_name, name);
-                fail(loader, config_setting_get_member(entry, "name"), path,
-                     "\"%s\" is already the name of the %s on line %d", name, what,
-                     line_of(config_setting_get_elem(list, (unsigned)j)));
+                confread_fail(reader, config_setting_get_member(entry, "name"), path,
+                              "\"%s\" is already the name of the %s on line %d", name, what,
+                              confread_line(config_setting_get_elem(list, (unsigned)j)));
                 break;
             }
         }
@@ -1125,81 +916,76 @@ course_name_at(const void *entries, int i)
 
 /* How to read the entries of one top-level list ("kinds" or "courses"). */
 struct list_reader {
-    const char *key;      /* "kinds" */
+    const char *key;      /* "kinds"; also the plural in messages */
     const char *what;     /* "kind", for messages */
     const char *expected; /* what the list should look like */
     size_t entry_size;
-    void (*read_entry)(struct loader *loader, config_setting_t *setting, int index, void *entry);
+    void (*read_entry)(struct confread *reader, config_setting_t *setting, int index, void *entry);
     const char *(*name_at)(const void *entries, int i);
 };
 
 /* Reads a list of groups into a new array of entries; *count is how many it holds. */
 static void *
-read_list(struct loader *loader, config_setting_t *list, const struct list_reader *reader,
+read_list(struct confread *reader, config_setting_t *list, const struct list_reader *list_reader,
           int *count)
 {
     int length;
     char *entries;
 
     *count = 0;
-    if (!check_sequence(loader, list, reader->key, reader->expected))
+    length = confread_list_length(reader, list, list_reader->key, list_reader->expected, KINDS_MAX,
+                                  list_reader->key);
+    if (length <= 0)
         return NULL;
-    length = config_setting_length(list);
-    if (length > KINDS_MAX) {
-        fail(loader, list, reader->key, "has %d %ss; at most %d are allowed", length, reader->what,
-             KINDS_MAX);
-        length = KINDS_MAX;
-    }
-    if (length == 0)
-        return NULL;
-    entries = calloc((size_t)length, reader->entry_size);
+    entries = calloc((size_t)length, list_reader->entry_size);
     if (entries == NULL) {
-        loader->out_of_memory = true;
+        reader->out_of_memory = true;
         return NULL;
     }
     *count = length;
     for (int i = 0; i < length; i++)
-        reader->read_entry(loader, config_setting_get_elem(list, (unsigned)i), i,
-                           entries + (size_t)i * reader->entry_size);
-    check_unique_names(loader, list, reader->key, reader->what, reader->name_at, entries, length);
+        list_reader->read_entry(reader, config_setting_get_elem(list, (unsigned)i), i,
+                                entries + (size_t)i * list_reader->entry_size);
+    check_unique_names(reader, list, list_reader->key, list_reader->what, list_reader->name_at,
+                       entries, length);
     return entries;
 }
 
 static void
-read_kind_entry(struct loader *loader, config_setting_t *setting, int index, void *entry)
+read_kind_entry(struct confread *reader, config_setting_t *setting, int index, void *entry)
 {
-    read_kind(loader, setting, index, entry);
+    read_kind(reader, setting, index, entry);
 }
 
 static void
-read_course_entry(struct loader *loader, config_setting_t *setting, int index, void *entry)
+read_course_entry(struct confread *reader, config_setting_t *setting, int index, void *entry)
 {
-    read_course(loader, setting, index, entry);
+    read_course(reader, setting, index, entry);
 }
 
 /* Reads the "kinds" list into out->kinds. */
 static void
-read_kinds(struct loader *loader, config_setting_t *list, struct kinds *out)
+read_kinds(struct confread *reader, config_setting_t *list, struct kinds *out)
 {
-    static const struct list_reader reader = {
+    static const struct list_reader list_reader = {
         "kinds",         "kind",      "a list of kinds ( { ... }, { ... } )", sizeof(struct kind),
         read_kind_entry, kind_name_at};
 
-    out->kinds = read_list(loader, list, &reader, &out->kind_count);
+    out->kinds = read_list(reader, list, &list_reader, &out->kind_count);
 }
 
 /* Reads the "courses" list into out->courses. */
 static void
-read_courses(struct loader *loader, config_setting_t *list, struct kinds *out)
+read_courses(struct confread *reader, config_setting_t *list, struct kinds *out)
 {
-    static const struct list_reader reader = {"courses",
-                                              "course",
-                                              "a list of courses ( { ... }, { ... } )",
-                                              sizeof(struct course),
-                                              read_course_entry,
-                                              course_name_at};
+    static const struct list_reader list_reader = {"courses",
+                                                   "course",
+                                                   "a list of courses ( { ... }, { ... } )",
+                                                   sizeof(struct course),
+                                                   read_course_entry,
+                                                   course_name_at};
 
-    out->courses = read_list(loader, list, &reader, &out->course_count);
+    out->courses = read_list(reader, list, &list_reader, &out->course_count);
 }
 
 /*
@@ -1207,8 +993,8 @@ read_courses(struct loader *loader, config_setting_t *list, struct kinds *out)
  * are what the training kind reminds people about.
  */
 static void
-check_training(struct loader *loader, config_setting_t *kinds_list, config_setting_t *courses_list,
-               struct kinds *out)
+check_training(struct confread *reader, config_setting_t *kinds_list,
+               config_setting_t *courses_list, struct kinds *out)
 {
     int courses_written = 0;
 
@@ -1219,7 +1005,7 @@ check_training(struct loader *loader, config_setting_t *kinds_list, config_setti
         const struct kind *kind = &out->kinds[i];
         config_setting_t *entry = config_setting_get_elem(kinds_list, (unsigned)i);
         config_setting_t *training;
-        char path[PATH_SIZE];
+        char path[CONFREAD_PATH_SIZE];
 
         if (!config_setting_is_group(entry))
             continue;
@@ -1227,31 +1013,34 @@ check_training(struct loader *loader, config_setting_t *kinds_list, config_setti
         if (training == NULL || config_setting_type(training) != CONFIG_TYPE_BOOL ||
             !config_setting_get_bool(training))
             continue;
-        entry_path(entry, "kinds", i, path, sizeof(path));
+        confread_entry_path(entry, "kinds", i, is_valid_name, path, sizeof(path));
         if (out->training != NULL) {
-            char training_path[PATH_SIZE + 16];
+            char training_path[CONFREAD_PATH_SIZE + 16];
             snprintf(training_path, sizeof(training_path), "%s.training", path);
-            fail(loader, training, training_path,
-                 "only one kind may have training = true, and \"%s\" on line %d already has it",
-                 out->training->name, out->training->line);
+            confread_fail(
+                reader, training, training_path,
+                "only one kind may have training = true, and \"%s\" on line %d already has it",
+                out->training->name, out->training->line);
             continue;
         }
         out->training = kind;
         if (courses_written == 0)
-            fail(loader, entry, path,
-                 "training = true needs courses to remind people about; list them in courses");
+            confread_fail(
+                reader, entry, path,
+                "training = true needs courses to remind people about; list them in courses");
     }
     if (out->training == NULL && courses_written > 0)
-        fail(loader, courses_list, "courses",
-             "no kind has training = true, so nobody would be reminded to renew these courses; "
-             "add a kind with training = true");
+        confread_fail(
+            reader, courses_list, "courses",
+            "no kind has training = true, so nobody would be reminded to renew these courses; "
+            "add a kind with training = true");
 }
 
 int
 kinds_load(config_setting_t *root, const char *file, struct kinds *out,
            struct config_errors *errors)
 {
-    struct loader loader = {file, errors, 0, false};
+    struct confread reader = {file, errors, 0, false};
     config_setting_t *schedule = config_setting_get_member(root, "schedule");
     config_setting_t *kinds_list = config_setting_get_member(root, "kinds");
     config_setting_t *courses_list = config_setting_get_member(root, "courses");
@@ -1262,18 +1051,14 @@ kinds_load(config_setting_t *root, const char *file, struct kinds *out,
     out->calendar.missed_after_days = 14;
 
     if (schedule != NULL)
-        read_schedule(&loader, schedule, &out->calendar);
+        read_schedule(&reader, schedule, &out->calendar);
     if (kinds_list != NULL)
-        read_kinds(&loader, kinds_list, out);
+        read_kinds(&reader, kinds_list, out);
     if (courses_list != NULL)
-        read_courses(&loader, courses_list, out);
-    if (!loader.out_of_memory)
-        check_training(&loader, kinds_list, courses_list, out);
-    if (loader.out_of_memory) {
-        config_add_error(errors, file, 0, "out of memory");
-        return -ENOMEM;
-    }
-    return loader.failures > 0 ? -EINVAL : 0;
+        read_courses(&reader, courses_list, out);
+    if (!reader.out_of_memory)
+        check_training(&reader, kinds_list, courses_list, out);
+    return confread_result(&reader);
 }
 
 static void

@@ -1,14 +1,12 @@
 #include "metrics.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "config.h"
+#include "confread.h"
 
 /*
  * Messages name the setting by its path in the file, as kinds.c does: a
@@ -17,21 +15,12 @@
  * ("metrics[3]", "metrics.length_of_stay.benchmarks[2].value").  Benchmarks
  * are always named by position: several may share one name.
  */
-#define PATH_SIZE 256
 
 /* The most observations a period may be required to hold before it is judged. */
 #define MIN_OBSERVATIONS_MAX 1000000
 
 /* The most decimals of a percentile ("p99.999999"). */
 #define PERCENTILE_DECIMALS 6
-
-/* What metrics_load() carries while it walks the file. */
-struct loader {
-    const char *file;
-    struct config_errors *errors;
-    int failures;
-    bool out_of_memory;
-};
 
 /* What every metric needs from outside its own group. */
 struct context {
@@ -58,10 +47,6 @@ static const char *const benchmark_keys[] = {"name", "value", "period", "at", NU
 
 /* The thresholds, in the order they must run from good to bad. */
 static const char *const threshold_keys[] = {"target", "warning", "critical"};
-
-static const char *const weekday_names[7][2] = {
-    {"Mon", "Monday"}, {"Tue", "Tuesday"},  {"Wed", "Wednesday"}, {"Thu", "Thursday"},
-    {"Fri", "Friday"}, {"Sat", "Saturday"}, {"Sun", "Sunday"}};
 
 static const struct {
     const char *name;
@@ -91,158 +76,9 @@ static const struct {
                                     {"a quarter", "2026-Q4"},
                                     {"a year", "2026"}};
 
-/* Adds "file:line: path: reason" for the setting at (the file's own name and no line when NULL). */
-static void __attribute__((format(printf, 4, 5)))
-fail(struct loader *loader, const config_setting_t *at, const char *path, const char *fmt, ...)
-{
-    char reason[320];
-    const char *file = loader->file;
-    int line = 0;
-    va_list ap;
-
-    if (at != NULL) {
-        if (config_setting_source_file(at) != NULL)
-            file = config_setting_source_file(at); /* an @include'd file */
-        line = (int)config_setting_source_line(at);
-    }
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
-    va_end(ap);
-    loader->failures++;
-    config_add_error(loader->errors, file, line, "%s: %s", path, reason);
-}
-
-/* Writes "parent.key" into path (cut short, never overrun, when too long). */
-static void
-path_join(char *path, size_t size, const char *parent, const char *key)
-{
-    int written = snprintf(path, size, "%s.%s", parent, key);
-
-    (void)written; /* a path too long for messages is cut short, which is harmless */
-}
-
-static int
-line_of(const config_setting_t *setting)
-{
-    return (int)config_setting_source_line(setting);
-}
-
-/* Copies text, noting when memory ran out; NULL then. */
-static char *
-copy_text(struct loader *loader, const char *text)
-{
-    char *copy = strdup(text);
-
-    if (copy == NULL)
-        loader->out_of_memory = true;
-    return copy;
-}
-
-/* True when setting is of type (a 64-bit integer counts as an integer); else reports it. */
-static bool
-check_type(struct loader *loader, const config_setting_t *setting, const char *path, int type,
-           const char *expected)
-{
-    int actual = config_setting_type(setting);
-
-    if (actual == CONFIG_TYPE_INT64)
-        actual = CONFIG_TYPE_INT;
-    if (actual == type)
-        return true;
-    fail(loader, setting, path, "must be %s, not %s", expected,
-         config_type_name(config_setting_type(setting)));
-    return false;
-}
-
-/* True when setting is a list, in [ ] or ( ); else reports it. */
-static bool
-check_sequence(struct loader *loader, const config_setting_t *setting, const char *path,
-               const char *expected)
-{
-    if (config_setting_is_array(setting) || config_setting_is_list(setting))
-        return true;
-    fail(loader, setting, path, "must be %s, not %s", expected,
-         config_type_name(config_setting_type(setting)));
-    return false;
-}
-
-/* Reports every member of group whose name is not in known. */
-static void
-check_keys(struct loader *loader, const config_setting_t *group, const char *path,
-           const char *const *known)
-{
-    int count = config_setting_length(group);
-
-    for (int i = 0; i < count; i++) {
-        const config_setting_t *member = config_setting_get_elem(group, (unsigned)i);
-        const char *name = config_setting_name(member);
-        bool found = false;
-
-        for (int k = 0; known[k] != NULL && name != NULL && !found; k++)
-            found = strcmp(known[k], name) == 0;
-        if (!found) {
-            char member_path[PATH_SIZE];
-            path_join(member_path, sizeof(member_path), path, name ? name : "?");
-            fail(loader, member, member_path, "unknown key");
-        }
-    }
-}
-
-/*
- * The member key of group, with its path written into path; NULL when it is
- * absent, which is reported (at the group's line) when it is required.
- */
-static config_setting_t *
-get_member(struct loader *loader, config_setting_t *group, const char *group_path, const char *key,
-           bool required, char *path, size_t size)
-{
-    config_setting_t *member = config_setting_get_member(group, key);
-
-    path_join(path, size, group_path, key);
-    if (member == NULL && required)
-        fail(loader, group, path, "required key is missing");
-    return member;
-}
-
-/* The text of a string setting, or NULL (reported) when it is not a string or is empty. */
-static const char *
-read_text(struct loader *loader, const config_setting_t *setting, const char *path)
-{
-    const char *text;
-
-    if (!check_type(loader, setting, path, CONFIG_TYPE_STRING, "a string"))
-        return NULL;
-    text = config_setting_get_string(setting);
-    if (text[0] == '\0') {
-        fail(loader, setting, path, "must not be empty");
-        return NULL;
-    }
-    return text;
-}
-
-/* Reads the optional integer member key of group, within min..max, into *out (kept when absent). */
-static void
-read_int_member(struct loader *loader, config_setting_t *group, const char *group_path,
-                const char *key, int min, int max, int *out)
-{
-    char path[PATH_SIZE];
-    config_setting_t *setting =
-        get_member(loader, group, group_path, key, false, path, sizeof(path));
-    long long value;
-
-    if (setting == NULL || !check_type(loader, setting, path, CONFIG_TYPE_INT, "an integer"))
-        return;
-    value = config_setting_get_int64(setting);
-    if (value < min || value > max) {
-        fail(loader, setting, path, "%lld is out of range (%d to %d)", value, min, max);
-        return;
-    }
-    *out = (int)value;
-}
-
 /* Reads a number, whole or with a fraction, into *out; false (reported) otherwise. */
 static bool
-read_number(struct loader *loader, const config_setting_t *setting, const char *path, double *out)
+read_number(struct confread *reader, const config_setting_t *setting, const char *path, double *out)
 {
     double value;
 
@@ -255,12 +91,12 @@ read_number(struct loader *loader, const config_setting_t *setting, const char *
         value = config_setting_get_float(setting);
         break;
     default:
-        fail(loader, setting, path, "must be a number, not %s",
-             config_type_name(config_setting_type(setting)));
+        confread_fail(reader, setting, path, "must be a number, not %s",
+                      config_type_name(config_setting_type(setting)));
         return false;
     }
     if (!isfinite(value)) {
-        fail(loader, setting, path, "is too large to be a number");
+        confread_fail(reader, setting, path, "is too large to be a number");
         return false;
     }
     *out = value;
@@ -269,12 +105,12 @@ read_number(struct loader *loader, const config_setting_t *setting, const char *
 
 /* The optional number member key of group into *out; false when absent or not a number. */
 static bool
-read_number_member(struct loader *loader, config_setting_t *group, const char *group_path,
+read_number_member(struct confread *reader, config_setting_t *group, const char *group_path,
                    const char *key, config_setting_t **setting, char *path, size_t size,
                    double *out)
 {
-    *setting = get_member(loader, group, group_path, key, false, path, size);
-    return *setting != NULL && read_number(loader, *setting, path, out);
+    *setting = confread_member(reader, group, group_path, key, false, path, size);
+    return *setting != NULL && read_number(reader, *setting, path, out);
 }
 
 /* A metric or benchmark name: 1 to KIND_NAME_MAX bytes of letters, digits, _, . and -. */
@@ -297,55 +133,25 @@ is_valid_name(const char *text)
  * name.  Returns false (reported) when it is missing or not a valid name.
  */
 static bool
-read_name(struct loader *loader, config_setting_t *group, const char *group_path,
+read_name(struct confread *reader, config_setting_t *group, const char *group_path,
           const char *example, char name[KIND_NAME_MAX + 1])
 {
-    char path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE];
     config_setting_t *setting =
-        get_member(loader, group, group_path, "name", true, path, sizeof(path));
+        confread_member(reader, group, group_path, "name", true, path, sizeof(path));
     const char *text;
 
-    if (setting == NULL || (text = read_text(loader, setting, path)) == NULL)
+    if (setting == NULL || (text = confread_text(reader, setting, path)) == NULL)
         return false;
     if (!is_valid_name(text)) {
-        fail(loader, setting, path,
-             "\"%s\" is not a valid name (use 1 to %d letters, digits, _, . and -, like \"%s\")",
-             text, KIND_NAME_MAX, example);
+        confread_fail(
+            reader, setting, path,
+            "\"%s\" is not a valid name (use 1 to %d letters, digits, _, . and -, like \"%s\")",
+            text, KIND_NAME_MAX, example);
         return false;
     }
     memcpy(name, text, strlen(text) + 1);
     return true;
-}
-
-/* "metrics.NAME" when entry is a group whose name is valid, else "metrics[POSITION]". */
-static void
-entry_path(const config_setting_t *entry, int index, char *path, size_t size)
-{
-    const config_setting_t *name = NULL;
-
-    if (config_setting_is_group(entry))
-        name = config_setting_get_member(entry, "name");
-    if (name != NULL && config_setting_type(name) == CONFIG_TYPE_STRING &&
-        is_valid_name(config_setting_get_string(name)))
-        path_join(path, size, "metrics", config_setting_get_string(name));
-    else
-        snprintf(path, size, "metrics[%d]", index + 1);
-}
-
-/* Writes "a", "a and b" or "a, b and c" from the given words into buf. */
-static void
-join_words(const char *const *words, int count, char *buf, size_t size)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < count && used < size; i++) {
-        const char *separator = i == 0 ? "" : i == count - 1 ? " and " : ", ";
-        int n = snprintf(buf + used, size - used, "%s%s", separator, words[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
 }
 
 /* Writes the names of the periods in the set, "week, month and quarter", into buf. */
@@ -358,40 +164,40 @@ join_periods(unsigned periods, char *buf, size_t size)
     for (int type = 0; type < PERIOD_TYPE_COUNT; type++)
         if (periods & (1u << type))
             names[count++] = period_type_name((enum period_type)type);
-    join_words(names, count, buf, size);
+    confread_join_words(names, count, buf, size);
 }
 
 /* Reads a period type name; -1 (reported) when it is not one. */
 static int
-read_period_type(struct loader *loader, const config_setting_t *setting, const char *path)
+read_period_type(struct confread *reader, const config_setting_t *setting, const char *path)
 {
-    const char *text = read_text(loader, setting, path);
+    const char *text = confread_text(reader, setting, path);
     int type;
 
     if (text == NULL)
         return -1;
     type = period_type_parse(text);
     if (type < 0)
-        fail(loader, setting, path,
-             "\"%s\" is not a period (write \"day\", \"week\", \"month\", \"quarter\" or "
-             "\"year\")",
-             text);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is not a period (write \"day\", \"week\", \"month\", \"quarter\" or "
+                      "\"year\")",
+                      text);
     return type;
 }
 
 /* Reads a period type that must be one of the metric's periods; -1 (reported) otherwise. */
 static int
-read_metric_period(struct loader *loader, const config_setting_t *setting, const char *path,
+read_metric_period(struct confread *reader, const config_setting_t *setting, const char *path,
                    unsigned periods)
 {
-    int type = read_period_type(loader, setting, path);
+    int type = read_period_type(reader, setting, path);
     char list[64];
 
     if (type < 0 || (periods & (1u << type)))
         return type;
     join_periods(periods, list, sizeof(list));
-    fail(loader, setting, path, "\"%s\" is not one of this metric's periods (%s)",
-         config_setting_get_string(setting), list);
+    confread_fail(reader, setting, path, "\"%s\" is not one of this metric's periods (%s)",
+                  config_setting_get_string(setting), list);
     return -1;
 }
 
@@ -401,31 +207,28 @@ read_metric_period(struct loader *loader, const config_setting_t *setting, const
  * of a kind in kinds or "training" for the training kind, whatever its name.
  */
 static void
-read_names(struct loader *loader, const config_setting_t *setting, const char *path, int max,
+read_names(struct confread *reader, const config_setting_t *setting, const char *path, int max,
            const struct kinds *kinds, bool are_kinds, char (*names)[KIND_NAME_MAX + 1], int *count)
 {
     int length;
 
-    if (!check_sequence(loader, setting, path, "a list of strings like [\"a\", \"b\"]"))
+    length = confread_list_length(reader, setting, path, "a list of strings like [\"a\", \"b\"]",
+                                  max, "entries");
+    if (length < 0)
         return;
-    length = config_setting_length(setting);
     if (length == 0 && are_kinds) {
-        fail(loader, setting, path,
-             "must name at least one kind of review, like [\"supervision\"]");
+        confread_fail(reader, setting, path,
+                      "must name at least one kind of review, like [\"supervision\"]");
         return;
-    }
-    if (length > max) {
-        fail(loader, setting, path, "has %d entries; at most %d are allowed", length, max);
-        length = max;
     }
     for (int i = 0; i < length; i++) {
         const config_setting_t *item = config_setting_get_elem(setting, (unsigned)i);
-        char item_path[PATH_SIZE];
+        char item_path[CONFREAD_PATH_SIZE];
         const char *text, *name;
         bool repeated = false;
 
         snprintf(item_path, sizeof(item_path), "%s[%d]", path, i + 1);
-        text = read_text(loader, item, item_path);
+        text = confread_text(reader, item, item_path);
         if (text == NULL)
             continue;
         name = text;
@@ -434,25 +237,27 @@ read_names(struct loader *loader, const config_setting_t *setting, const char *p
             if (kind == NULL && strcmp(text, "training") == 0 && kinds && kinds->training) {
                 kind = kinds->training;
             } else if (kind == NULL && strcmp(text, "training") == 0) {
-                fail(loader, item, item_path,
-                     "\"training\" means the kind with training = true, and no kind has it");
+                confread_fail(
+                    reader, item, item_path,
+                    "\"training\" means the kind with training = true, and no kind has it");
                 continue;
             } else if (kind == NULL) {
-                fail(loader, item, item_path,
-                     "\"%s\" is not a kind of review (name one of the kinds in kinds, or "
-                     "\"training\")",
-                     text);
+                confread_fail(reader, item, item_path,
+                              "\"%s\" is not a kind of review (name one of the kinds in kinds, or "
+                              "\"training\")",
+                              text);
                 continue;
             }
             name = kind->name;
         } else if (strlen(text) > KIND_NAME_MAX) {
-            fail(loader, item, item_path, "\"%s\" is longer than %d bytes", text, KIND_NAME_MAX);
+            confread_fail(reader, item, item_path, "\"%s\" is longer than %d bytes", text,
+                          KIND_NAME_MAX);
             continue;
         }
         for (int j = 0; j < *count && !repeated; j++)
             repeated = strcmp(names[j], name) == 0;
         if (repeated) {
-            fail(loader, item, item_path, "\"%s\" is listed twice", text);
+            confread_fail(reader, item, item_path, "\"%s\" is listed twice", text);
             continue;
         }
         memcpy(names[*count], name, strlen(name) + 1);
@@ -461,36 +266,33 @@ read_names(struct loader *loader, const config_setting_t *setting, const char *p
 }
 
 static void
-read_kpi(struct loader *loader, config_setting_t *kpi, struct metrics *out, struct context *context)
+read_kpi(struct confread *reader, config_setting_t *kpi, struct metrics *out,
+         struct context *context)
 {
-    char path[PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE];
     config_setting_t *setting;
     const char *text;
 
-    if (!check_type(loader, kpi, "kpi", CONFIG_TYPE_GROUP, "a group { ... }"))
+    if (!confread_check_type(reader, kpi, "kpi", CONFIG_TYPE_GROUP, "a group { ... }"))
         return;
-    check_keys(loader, kpi, "kpi", kpi_keys);
-    setting = get_member(loader, kpi, "kpi", "week_starts", false, path, sizeof(path));
-    if (setting != NULL && (text = read_text(loader, setting, path)) != NULL) {
-        int day = -1;
-        for (int d = 0; d < 7 && day < 0; d++)
-            if (strcasecmp(text, weekday_names[d][0]) == 0 ||
-                strcasecmp(text, weekday_names[d][1]) == 0)
-                day = d;
+    confread_check_keys(reader, kpi, "kpi", kpi_keys);
+    setting = confread_member(reader, kpi, "kpi", "week_starts", false, path, sizeof(path));
+    if (setting != NULL && (text = confread_text(reader, setting, path)) != NULL) {
+        int day = confread_weekday(text);
         if (day < 0)
-            fail(loader, setting, path,
-                 "\"%s\" is not a day of the week (write \"monday\", \"tuesday\" ... or "
-                 "\"sunday\")",
-                 text);
+            confread_fail(reader, setting, path,
+                          "\"%s\" is not a day of the week (write \"monday\", \"tuesday\" ... or "
+                          "\"sunday\")",
+                          text);
         else
             out->week_start = day;
     }
-    read_int_member(loader, kpi, "kpi", "retention_days", 1, 36500, &out->retention_days);
-    read_int_member(loader, kpi, "kpi", "future_minutes", 0, 10080, &out->future_minutes);
-    read_int_member(loader, kpi, "kpi", "flush_ms", 100, 60000, &out->flush_ms);
-    setting = get_member(loader, kpi, "kpi", "alert_roles", false, path, sizeof(path));
+    confread_int_member(reader, kpi, "kpi", "retention_days", 1, 36500, &out->retention_days);
+    confread_int_member(reader, kpi, "kpi", "future_minutes", 0, 10080, &out->future_minutes);
+    confread_int_member(reader, kpi, "kpi", "flush_ms", 100, 60000, &out->flush_ms);
+    setting = confread_member(reader, kpi, "kpi", "alert_roles", false, path, sizeof(path));
     if (setting != NULL)
-        read_names(loader, setting, path, METRIC_MAX_ROLES, NULL, false, context->roles,
+        read_names(reader, setting, path, METRIC_MAX_ROLES, NULL, false, context->roles,
                    &context->role_count);
 }
 
@@ -519,10 +321,10 @@ parse_percentile(const char *text, double *value)
 }
 
 static void
-read_aggregate(struct loader *loader, const config_setting_t *setting, const char *path,
+read_aggregate(struct confread *reader, const config_setting_t *setting, const char *path,
                struct metric *metric)
 {
-    const char *text = read_text(loader, setting, path);
+    const char *text = confread_text(reader, setting, path);
     double percentile;
 
     if (text == NULL)
@@ -534,17 +336,17 @@ read_aggregate(struct loader *loader, const config_setting_t *setting, const cha
         }
     }
     if (!parse_percentile(text, &percentile)) {
-        fail(loader, setting, path,
-             "\"%s\" is not a way to combine values (write \"count\", \"sum\", \"mean\", "
-             "\"min\", \"max\", \"last\" or a percentile like \"p90\")",
-             text);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is not a way to combine values (write \"count\", \"sum\", \"mean\", "
+                      "\"min\", \"max\", \"last\" or a percentile like \"p90\")",
+                      text);
         return;
     }
     if (percentile <= 0 || percentile >= 100) {
-        fail(loader, setting, path,
-             "\"%s\" is not a percentile above 0 and below 100 (like \"p50\", \"p90\" or "
-             "\"p99.9\")",
-             text);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is not a percentile above 0 and below 100 (like \"p50\", \"p90\" or "
+                      "\"p99.9\")",
+                      text);
         return;
     }
     metric->aggregate = AGGREGATE_PERCENTILE;
@@ -553,7 +355,7 @@ read_aggregate(struct loader *loader, const config_setting_t *setting, const cha
 
 /* Reads "periods"; returns false (reported) when the list is not usable as a whole. */
 static bool
-read_periods(struct loader *loader, const config_setting_t *setting, const char *path,
+read_periods(struct confread *reader, const config_setting_t *setting, const char *path,
              struct metric *metric)
 {
     unsigned periods = 0;
@@ -561,25 +363,25 @@ read_periods(struct loader *loader, const config_setting_t *setting, const char 
     int length;
     bool usable = true;
 
-    if (!check_sequence(loader, setting, path, "a list like [\"month\", \"quarter\"]"))
+    if (!confread_check_sequence(reader, setting, path, "a list like [\"month\", \"quarter\"]"))
         return false;
     length = config_setting_length(setting);
     if (length == 0) {
-        fail(loader, setting, path, "must name at least one period, like [\"month\"]");
+        confread_fail(reader, setting, path, "must name at least one period, like [\"month\"]");
         return false;
     }
     for (int i = 0; i < length; i++) {
         const config_setting_t *item = config_setting_get_elem(setting, (unsigned)i);
-        char item_path[PATH_SIZE];
+        char item_path[CONFREAD_PATH_SIZE];
         int type;
 
         snprintf(item_path, sizeof(item_path), "%s[%d]", path, i + 1);
-        type = read_period_type(loader, item, item_path);
+        type = read_period_type(reader, item, item_path);
         if (type < 0) {
             usable = false;
         } else if (periods & (1u << type)) {
-            fail(loader, item, item_path, "\"%s\" is listed twice",
-                 config_setting_get_string(item));
+            confread_fail(reader, item, item_path, "\"%s\" is listed twice",
+                          config_setting_get_string(item));
             usable = false;
         } else {
             periods |= 1u << type;
@@ -595,10 +397,10 @@ read_periods(struct loader *loader, const config_setting_t *setting, const char 
 }
 
 static void
-read_direction(struct loader *loader, const config_setting_t *setting, const char *path,
+read_direction(struct confread *reader, const config_setting_t *setting, const char *path,
                struct metric *metric, bool *given)
 {
-    const char *text = read_text(loader, setting, path);
+    const char *text = confread_text(reader, setting, path);
 
     if (text == NULL)
         return;
@@ -607,8 +409,9 @@ read_direction(struct loader *loader, const config_setting_t *setting, const cha
     } else if (strcmp(text, "lower") == 0) {
         metric->direction = DIRECTION_LOWER;
     } else {
-        fail(loader, setting, path,
-             "\"%s\" is not a direction (write \"higher\" or \"lower\": which is better)", text);
+        confread_fail(reader, setting, path,
+                      "\"%s\" is not a direction (write \"higher\" or \"lower\": which is better)",
+                      text);
         return;
     }
     *given = true;
@@ -619,10 +422,10 @@ read_direction(struct loader *loader, const config_setting_t *setting, const cha
  * unit, or NULL (reported) when it is not one of the derived measures.
  */
 static const char *
-read_derived(struct loader *loader, const config_setting_t *setting, const char *path,
+read_derived(struct confread *reader, const config_setting_t *setting, const char *path,
              struct metric *metric)
 {
-    const char *text = read_text(loader, setting, path);
+    const char *text = confread_text(reader, setting, path);
 
     if (text == NULL)
         return NULL;
@@ -634,10 +437,11 @@ read_derived(struct loader *loader, const config_setting_t *setting, const char 
             return derivations[i].unit;
         }
     }
-    fail(loader, setting, path,
-         "\"%s\" is not something carehubd works out (write \"compliance\", \"overdue\" or "
-         "\"days_overdue\")",
-         text);
+    confread_fail(
+        reader, setting, path,
+        "\"%s\" is not something carehubd works out (write \"compliance\", \"overdue\" or "
+        "\"days_overdue\")",
+        text);
     return NULL;
 }
 
@@ -655,45 +459,47 @@ describe_benchmark(const struct metric_benchmark *benchmark, char *buf, size_t s
 
 /* Reads one benchmark; false (reported) when it is not usable. */
 static bool
-read_benchmark(struct loader *loader, config_setting_t *entry, const char *path,
+read_benchmark(struct confread *reader, config_setting_t *entry, const char *path,
                const struct metric *metric, int week_start, struct metric_benchmark *benchmark)
 {
-    char member_path[PATH_SIZE];
+    char member_path[CONFREAD_PATH_SIZE];
     config_setting_t *member, *at;
     bool usable = true;
 
-    if (!check_type(loader, entry, path, CONFIG_TYPE_GROUP, "a group { ... }"))
+    if (!confread_check_type(reader, entry, path, CONFIG_TYPE_GROUP, "a group { ... }"))
         return false;
-    check_keys(loader, entry, path, benchmark_keys);
-    usable = read_name(loader, entry, path, "national", benchmark->name);
-    member = get_member(loader, entry, path, "value", true, member_path, sizeof(member_path));
-    if (member == NULL || !read_number(loader, member, member_path, &benchmark->value))
+    confread_check_keys(reader, entry, path, benchmark_keys);
+    usable = read_name(reader, entry, path, "national", benchmark->name);
+    member = confread_member(reader, entry, path, "value", true, member_path, sizeof(member_path));
+    if (member == NULL || !read_number(reader, member, member_path, &benchmark->value))
         usable = false;
     benchmark->period_type = -1;
-    member = get_member(loader, entry, path, "period", false, member_path, sizeof(member_path));
+    member =
+        confread_member(reader, entry, path, "period", false, member_path, sizeof(member_path));
     if (member != NULL) {
-        benchmark->period_type = read_metric_period(loader, member, member_path, metric->periods);
+        benchmark->period_type = read_metric_period(reader, member, member_path, metric->periods);
         if (benchmark->period_type < 0)
             usable = false;
     }
-    at = get_member(loader, entry, path, "at", false, member_path, sizeof(member_path));
+    at = confread_member(reader, entry, path, "at", false, member_path, sizeof(member_path));
     if (at == NULL)
         return usable;
     if (member == NULL) {
-        fail(loader, at, member_path,
-             "needs period to say which kind of period it names (like period = \"quarter\"; "
-             "at = \"2026-Q1\")");
+        confread_fail(
+            reader, at, member_path,
+            "needs period to say which kind of period it names (like period = \"quarter\"; "
+            "at = \"2026-Q1\")");
         return false;
     }
-    if (!check_type(loader, at, member_path, CONFIG_TYPE_STRING, "a string"))
+    if (!confread_check_type(reader, at, member_path, CONFIG_TYPE_STRING, "a string"))
         return false;
     if (benchmark->period_type < 0)
         return false;
     if (period_parse_label((enum period_type)benchmark->period_type, week_start,
                            config_setting_get_string(at), &benchmark->start_day) < 0) {
-        fail(loader, at, member_path, "\"%s\" is not %s (write it like \"%s\")",
-             config_setting_get_string(at), label_forms[benchmark->period_type].what,
-             label_forms[benchmark->period_type].example);
+        confread_fail(reader, at, member_path, "\"%s\" is not %s (write it like \"%s\")",
+                      config_setting_get_string(at), label_forms[benchmark->period_type].what,
+                      label_forms[benchmark->period_type].example);
         return false;
     }
     benchmark->has_start = true;
@@ -701,29 +507,26 @@ read_benchmark(struct loader *loader, config_setting_t *entry, const char *path,
 }
 
 static void
-read_benchmarks(struct loader *loader, const config_setting_t *setting, const char *path,
+read_benchmarks(struct confread *reader, const config_setting_t *setting, const char *path,
                 int week_start, struct metric *metric)
 {
     int length;
     int lines[METRIC_MAX_BENCHMARKS];
 
-    if (!check_sequence(loader, setting, path,
-                        "a list of benchmarks ( { name = \"national\"; value = 5.8; }, ... )"))
+    length =
+        confread_list_length(reader, setting, path,
+                             "a list of benchmarks ( { name = \"national\"; value = 5.8; }, ... )",
+                             METRIC_MAX_BENCHMARKS, "benchmarks");
+    if (length < 0)
         return;
-    length = config_setting_length(setting);
-    if (length > METRIC_MAX_BENCHMARKS) {
-        fail(loader, setting, path, "has %d benchmarks; at most %d are allowed", length,
-             METRIC_MAX_BENCHMARKS);
-        length = METRIC_MAX_BENCHMARKS;
-    }
     for (int i = 0; i < length; i++) {
         config_setting_t *entry = config_setting_get_elem(setting, (unsigned)i);
         struct metric_benchmark *benchmark = &metric->benchmarks[metric->benchmark_count];
-        char entry_path_text[PATH_SIZE];
+        char entry_path_text[CONFREAD_PATH_SIZE];
         bool repeated = false;
 
         snprintf(entry_path_text, sizeof(entry_path_text), "%s[%d]", path, i + 1);
-        if (!read_benchmark(loader, entry, entry_path_text, metric, week_start, benchmark)) {
+        if (!read_benchmark(reader, entry, entry_path_text, metric, week_start, benchmark)) {
             memset(benchmark, 0, sizeof(*benchmark));
             continue;
         }
@@ -735,8 +538,9 @@ read_benchmarks(struct loader *loader, const config_setting_t *setting, const ch
                 (!other->has_start || other->start_day == benchmark->start_day)) {
                 char which[PERIOD_LABEL_SIZE + 16];
                 describe_benchmark(benchmark, which, sizeof(which));
-                fail(loader, entry, entry_path_text, "\"%s\" for %s is already given on line %d",
-                     benchmark->name, which, lines[j]);
+                confread_fail(reader, entry, entry_path_text,
+                              "\"%s\" for %s is already given on line %d", benchmark->name, which,
+                              lines[j]);
                 repeated = true;
             }
         }
@@ -744,7 +548,7 @@ read_benchmarks(struct loader *loader, const config_setting_t *setting, const ch
             memset(benchmark, 0, sizeof(*benchmark));
             continue;
         }
-        lines[metric->benchmark_count++] = line_of(entry);
+        lines[metric->benchmark_count++] = confread_line(entry);
     }
 }
 
@@ -761,8 +565,9 @@ is_better(enum metric_direction direction, double a, double b)
  * count or a sum), and, when ordered, each at least as bad as those before.
  */
 static void
-check_thresholds(struct loader *loader, const struct metric *metric,
-                 config_setting_t *const settings[3], char paths[3][PATH_SIZE], bool ordered)
+check_thresholds(struct confread *reader, const struct metric *metric,
+                 config_setting_t *const settings[3], char paths[3][CONFREAD_PATH_SIZE],
+                 bool ordered)
 {
     const bool has[3] = {metric->has_target, metric->has_warning, metric->has_critical};
     const double value[3] = {metric->target, metric->warning, metric->critical};
@@ -774,14 +579,14 @@ check_thresholds(struct loader *loader, const struct metric *metric,
         if (!has[i])
             continue;
         if (metric->derived == DERIVED_COMPLIANCE && (value[i] < 0 || value[i] > 100)) {
-            fail(loader, settings[i], paths[i],
-                 "%g is outside 0 to 100 (compliance is a percentage)", value[i]);
+            confread_fail(reader, settings[i], paths[i],
+                          "%g is outside 0 to 100 (compliance is a percentage)", value[i]);
             continue;
         }
         if (ranged && (value[i] < metric->min || value[i] > metric->max)) {
-            fail(loader, settings[i], paths[i],
-                 "%g is outside the range of one observation (min %g to max %g)", value[i],
-                 metric->min, metric->max);
+            confread_fail(reader, settings[i], paths[i],
+                          "%g is outside the range of one observation (min %g to max %g)", value[i],
+                          metric->min, metric->max);
             continue;
         }
         /* Against the worse of the thresholds before it: each must be at least as bad. */
@@ -790,39 +595,41 @@ check_thresholds(struct loader *loader, const struct metric *metric,
             if (has[j] && (worst < 0 || is_better(metric->direction, value[worst], value[j])))
                 worst = j;
         if (worst >= 0 && is_better(metric->direction, value[i], value[worst]))
-            fail(loader, settings[i], paths[i],
-                 "%s (%g) is better than the %s (%g) for a metric where %s is better; it must be "
-                 "%g or %s",
-                 threshold_keys[i], value[i], threshold_keys[worst], value[worst],
-                 metric->direction == DIRECTION_LOWER ? "lower" : "higher", value[worst],
-                 metric->direction == DIRECTION_LOWER ? "more" : "less");
+            confread_fail(
+                reader, settings[i], paths[i],
+                "%s (%g) is better than the %s (%g) for a metric where %s is better; it must be "
+                "%g or %s",
+                threshold_keys[i], value[i], threshold_keys[worst], value[worst],
+                metric->direction == DIRECTION_LOWER ? "lower" : "higher", value[worst],
+                metric->direction == DIRECTION_LOWER ? "more" : "less");
     }
 }
 
 /* Reports the keys only observed metrics have ("aggregate", "min", "max") on a derived one. */
 static void
-refuse_on_derived(struct loader *loader, config_setting_t *setting, const char *path)
+refuse_on_derived(struct confread *reader, config_setting_t *setting, const char *path)
 {
     static const char *const observed_only[] = {"aggregate", "min", "max"};
 
     for (size_t i = 0; i < sizeof(observed_only) / sizeof(observed_only[0]); i++) {
         config_setting_t *member = config_setting_get_member(setting, observed_only[i]);
-        char member_path[PATH_SIZE];
+        char member_path[CONFREAD_PATH_SIZE];
 
         if (member == NULL)
             continue;
-        path_join(member_path, sizeof(member_path), path, observed_only[i]);
-        fail(loader, member, member_path,
-             "is not for a derived metric: carehubd works out its values from the reviews");
+        confread_path_join(member_path, sizeof(member_path), path, observed_only[i]);
+        confread_fail(
+            reader, member, member_path,
+            "is not for a derived metric: carehubd works out its values from the reviews");
     }
 }
 
 static void
-read_metric(struct loader *loader, config_setting_t *setting, int index,
+read_metric(struct confread *reader, config_setting_t *setting, int index,
             const struct context *context, struct metric *metric)
 {
-    char path[PATH_SIZE], member_path[PATH_SIZE];
-    char threshold_paths[3][PATH_SIZE];
+    char path[CONFREAD_PATH_SIZE], member_path[CONFREAD_PATH_SIZE];
+    char threshold_paths[3][CONFREAD_PATH_SIZE];
     config_setting_t *thresholds[3] = {NULL, NULL, NULL};
     bool *has[3] = {&metric->has_target, &metric->has_warning, &metric->has_critical};
     double *value[3] = {&metric->target, &metric->warning, &metric->critical};
@@ -832,153 +639,154 @@ read_metric(struct loader *loader, config_setting_t *setting, int index,
     int first_threshold = -1;
     const char *unit = "";
 
-    metric->line = line_of(setting);
+    metric->line = confread_line(setting);
     metric->aggregate = AGGREGATE_MEAN;
     metric->periods = 1u << PERIOD_MONTH;
     metric->alert_period = PERIOD_MONTH;
     metric->direction = DIRECTION_HIGHER;
     metric->min_observations = 1;
-    entry_path(setting, index, path, sizeof(path));
-    if (!check_type(loader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
+    confread_entry_path(setting, "metrics", index, is_valid_name, path, sizeof(path));
+    if (!confread_check_type(reader, setting, path, CONFIG_TYPE_GROUP, "a group { ... }"))
         return;
-    read_name(loader, setting, path, "length_of_stay", metric->name);
-    check_keys(loader, setting, path, metric_keys);
-    member = get_member(loader, setting, path, "title", true, member_path, sizeof(member_path));
-    if (member != NULL && (text = read_text(loader, member, member_path)) != NULL)
-        metric->title = copy_text(loader, text);
+    read_name(reader, setting, path, "length_of_stay", metric->name);
+    confread_check_keys(reader, setting, path, metric_keys);
+    member =
+        confread_member(reader, setting, path, "title", true, member_path, sizeof(member_path));
+    if (member != NULL && (text = confread_text(reader, member, member_path)) != NULL)
+        metric->title = confread_copy_text(reader, text);
 
-    member = get_member(loader, setting, path, "derived", false, member_path, sizeof(member_path));
+    member =
+        confread_member(reader, setting, path, "derived", false, member_path, sizeof(member_path));
     if (member != NULL) {
-        const char *derived_unit = read_derived(loader, member, member_path, metric);
+        const char *derived_unit = read_derived(reader, member, member_path, metric);
         derived_known = derived_unit != NULL;
         if (derived_known)
             unit = derived_unit;
     }
-    member = get_member(loader, setting, path, "unit", false, member_path, sizeof(member_path));
-    if (member != NULL && check_type(loader, member, member_path, CONFIG_TYPE_STRING, "a string"))
+    member =
+        confread_member(reader, setting, path, "unit", false, member_path, sizeof(member_path));
+    if (member != NULL &&
+        confread_check_type(reader, member, member_path, CONFIG_TYPE_STRING, "a string"))
         unit = config_setting_get_string(member);
-    metric->unit = copy_text(loader, unit);
+    metric->unit = confread_copy_text(reader, unit);
 
     if (metric->derived != DERIVED_NONE) {
-        refuse_on_derived(loader, setting, path);
+        refuse_on_derived(reader, setting, path);
     } else {
-        member =
-            get_member(loader, setting, path, "aggregate", false, member_path, sizeof(member_path));
+        member = confread_member(reader, setting, path, "aggregate", false, member_path,
+                                 sizeof(member_path));
         if (member != NULL)
-            read_aggregate(loader, member, member_path, metric);
+            read_aggregate(reader, member, member_path, metric);
     }
 
-    member = get_member(loader, setting, path, "periods", false, member_path, sizeof(member_path));
-    if (member != NULL)
-        periods_usable = read_periods(loader, member, member_path, metric);
     member =
-        get_member(loader, setting, path, "alert_period", false, member_path, sizeof(member_path));
+        confread_member(reader, setting, path, "periods", false, member_path, sizeof(member_path));
+    if (member != NULL)
+        periods_usable = read_periods(reader, member, member_path, metric);
+    member = confread_member(reader, setting, path, "alert_period", false, member_path,
+                             sizeof(member_path));
     if (member != NULL) {
-        int type = periods_usable ? read_metric_period(loader, member, member_path, metric->periods)
-                                  : read_period_type(loader, member, member_path);
+        int type = periods_usable ? read_metric_period(reader, member, member_path, metric->periods)
+                                  : read_period_type(reader, member, member_path);
         if (type >= 0)
             metric->alert_period = (enum period_type)type;
     }
 
-    member =
-        get_member(loader, setting, path, "direction", false, member_path, sizeof(member_path));
+    member = confread_member(reader, setting, path, "direction", false, member_path,
+                             sizeof(member_path));
     if (member != NULL)
-        read_direction(loader, member, member_path, metric, &direction_given);
+        read_direction(reader, member, member_path, metric, &direction_given);
 
     for (int i = 0; i < 3; i++) {
-        *has[i] = read_number_member(loader, setting, path, threshold_keys[i], &thresholds[i],
+        *has[i] = read_number_member(reader, setting, path, threshold_keys[i], &thresholds[i],
                                      threshold_paths[i], sizeof(threshold_paths[i]), value[i]);
         if (*has[i] && first_threshold < 0)
             first_threshold = i;
     }
-    if (read_number_member(loader, setting, path, "hysteresis", &member, member_path,
+    if (read_number_member(reader, setting, path, "hysteresis", &member, member_path,
                            sizeof(member_path), &metric->hysteresis) &&
         metric->hysteresis < 0) {
-        fail(loader, member, member_path, "%g is negative; it must be 0 or more",
-             metric->hysteresis);
+        confread_fail(reader, member, member_path, "%g is negative; it must be 0 or more",
+                      metric->hysteresis);
         metric->hysteresis = 0;
     }
-    read_int_member(loader, setting, path, "min_observations", 1, MIN_OBSERVATIONS_MAX,
-                    &metric->min_observations);
+    confread_int_member(reader, setting, path, "min_observations", 1, MIN_OBSERVATIONS_MAX,
+                        &metric->min_observations);
     if (metric->derived == DERIVED_NONE) {
-        metric->has_min = read_number_member(loader, setting, path, "min", &min_setting,
+        metric->has_min = read_number_member(reader, setting, path, "min", &min_setting,
                                              member_path, sizeof(member_path), &metric->min);
-        metric->has_max = read_number_member(loader, setting, path, "max", &max_setting,
+        metric->has_max = read_number_member(reader, setting, path, "max", &max_setting,
                                              member_path, sizeof(member_path), &metric->max);
         if (metric->has_min && metric->has_max && metric->min >= metric->max)
-            fail(loader, max_setting, member_path, "%g is not above min (%g)", metric->max,
-                 metric->min);
+            confread_fail(reader, max_setting, member_path, "%g is not above min (%g)", metric->max,
+                          metric->min);
     }
 
     /* A derived measure knows which way is better; an observed one must be told. */
     if (first_threshold >= 0 && metric->derived == DERIVED_NONE && derived_known &&
         !direction_given)
-        fail(loader, thresholds[first_threshold], threshold_paths[first_threshold],
-             "needs direction = \"higher\" or \"lower\" to say which side of it is better");
+        confread_fail(
+            reader, thresholds[first_threshold], threshold_paths[first_threshold],
+            "needs direction = \"higher\" or \"lower\" to say which side of it is better");
     if (derived_known)
-        check_thresholds(loader, metric, thresholds, threshold_paths,
+        check_thresholds(reader, metric, thresholds, threshold_paths,
                          direction_given || metric->derived != DERIVED_NONE);
 
-    member = get_member(loader, setting, path, "kinds", metric->derived != DERIVED_NONE,
-                        member_path, sizeof(member_path));
+    member = confread_member(reader, setting, path, "kinds", metric->derived != DERIVED_NONE,
+                             member_path, sizeof(member_path));
     if (member != NULL && metric->derived == DERIVED_NONE && derived_known)
-        fail(loader, member, member_path,
-             "only a derived metric counts kinds of review (add derived = \"compliance\", "
-             "\"overdue\" or \"days_overdue\", or remove kinds)");
+        confread_fail(reader, member, member_path,
+                      "only a derived metric counts kinds of review (add derived = \"compliance\", "
+                      "\"overdue\" or \"days_overdue\", or remove kinds)");
     else if (member != NULL)
-        read_names(loader, member, member_path, METRIC_MAX_KINDS, context->kinds, true,
+        read_names(reader, member, member_path, METRIC_MAX_KINDS, context->kinds, true,
                    metric->kinds, &metric->kind_count);
 
-    member =
-        get_member(loader, setting, path, "alert_roles", false, member_path, sizeof(member_path));
+    member = confread_member(reader, setting, path, "alert_roles", false, member_path,
+                             sizeof(member_path));
     if (member != NULL) {
-        read_names(loader, member, member_path, METRIC_MAX_ROLES, NULL, false, metric->roles,
+        read_names(reader, member, member_path, METRIC_MAX_ROLES, NULL, false, metric->roles,
                    &metric->role_count);
     } else {
         metric->role_count = context->role_count;
         memcpy(metric->roles, context->roles, sizeof(metric->roles));
     }
 
-    member =
-        get_member(loader, setting, path, "benchmarks", false, member_path, sizeof(member_path));
+    member = confread_member(reader, setting, path, "benchmarks", false, member_path,
+                             sizeof(member_path));
     if (member != NULL)
-        read_benchmarks(loader, member, member_path, context->week_start, metric);
+        read_benchmarks(reader, member, member_path, context->week_start, metric);
 }
 
 static void
-read_metrics(struct loader *loader, config_setting_t *list, const struct context *context,
+read_metrics(struct confread *reader, config_setting_t *list, const struct context *context,
              struct metrics *out)
 {
     int length;
 
-    if (!check_sequence(loader, list, "metrics", "a list of metrics ( { ... }, { ... } )"))
-        return;
-    length = config_setting_length(list);
-    if (length > METRICS_MAX) {
-        fail(loader, list, "metrics", "has %d metrics; at most %d are allowed", length,
-             METRICS_MAX);
-        length = METRICS_MAX;
-    }
-    if (length == 0)
+    length = confread_list_length(reader, list, "metrics", "a list of metrics ( { ... }, { ... } )",
+                                  METRICS_MAX, "metrics");
+    if (length <= 0)
         return;
     out->items = calloc((size_t)length, sizeof(*out->items));
     if (out->items == NULL) {
-        loader->out_of_memory = true;
+        reader->out_of_memory = true;
         return;
     }
     out->count = length;
     for (int i = 0; i < length; i++)
-        read_metric(loader, config_setting_get_elem(list, (unsigned)i), i, context, &out->items[i]);
+        read_metric(reader, config_setting_get_elem(list, (unsigned)i), i, context, &out->items[i]);
     for (int i = 1; i < length; i++) {
         const char *name = out->items[i].name;
         for (int j = 0; name[0] != '\0' && j < i; j++) {
             if (strcmp(name, out->items[j].name) == 0) {
-                char path[PATH_SIZE];
+                char path[CONFREAD_PATH_SIZE];
                 snprintf(path, sizeof(path), "metrics.%s.name", name);
-                fail(loader,
-                     config_setting_get_member(config_setting_get_elem(list, (unsigned)i), "name"),
-                     path, "\"%s\" is already the name of the metric on line %d", name,
-                     out->items[j].line);
+                confread_fail(
+                    reader,
+                    config_setting_get_member(config_setting_get_elem(list, (unsigned)i), "name"),
+                    path, "\"%s\" is already the name of the metric on line %d", name,
+                    out->items[j].line);
                 break;
             }
         }
@@ -989,7 +797,7 @@ int
 metrics_load(config_setting_t *root, const char *file, const struct kinds *kinds,
              struct metrics *out, struct config_errors *errors)
 {
-    struct loader loader = {file, errors, 0, false};
+    struct confread reader = {file, errors, 0, false};
     struct context context;
     config_setting_t *kpi = config_setting_get_member(root, "kpi");
     config_setting_t *list = config_setting_get_member(root, "metrics");
@@ -1002,16 +810,12 @@ metrics_load(config_setting_t *root, const char *file, const struct kinds *kinds
     out->flush_ms = 2000;
 
     if (kpi != NULL)
-        read_kpi(&loader, kpi, out, &context);
+        read_kpi(&reader, kpi, out, &context);
     context.kinds = kinds;
     context.week_start = out->week_start;
     if (list != NULL)
-        read_metrics(&loader, list, &context, out);
-    if (loader.out_of_memory) {
-        config_add_error(errors, file, 0, "out of memory");
-        return -ENOMEM;
-    }
-    return loader.failures > 0 ? -EINVAL : 0;
+        read_metrics(&reader, list, &context, out);
+    return confread_result(&reader);
 }
 
 void

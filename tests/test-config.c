@@ -5,99 +5,14 @@
  *
  * Each test writes its file with mkstemp() under /tmp; the teardown removes it.
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
-#include <cmocka.h>
-
-#include "config.h"
-
-#define MINIMAL                                                                                    \
-    "state_dir = \"/var/lib/carehub-test\";\n"                                                     \
-    "api = { endpoint = \"tcp://127.0.0.1:7420\"; };\n"                                            \
-    "notify = { endpoint = \"tcp://127.0.0.1:7421\"; };\n"
-
-struct fixture {
-    char path[64];
-    char included[64]; /* a second file, for @include */
-    struct config config;
-    struct config_errors errors;
-};
-
-static int
-setup(void **state)
-{
-    struct fixture *fixture = calloc(1, sizeof(*fixture));
-
-    if (fixture == NULL)
-        return -1;
-    *state = fixture;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fixture *fixture = *state;
-
-    config_free(&fixture->config);
-    if (fixture->path[0] != '\0')
-        unlink(fixture->path);
-    if (fixture->included[0] != '\0')
-        unlink(fixture->included);
-    free(fixture);
-    return 0;
-}
-
-/* Writes text to a fresh temporary file, whose name goes to fixture->path. */
-static void
-write_config(struct fixture *fixture, const char *text)
-{
-    int fd;
-    size_t len = strlen(text);
-
-    snprintf(fixture->path, sizeof(fixture->path), "/tmp/carehub-test-config-XXXXXX");
-    fd = mkstemp(fixture->path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
-}
+#include "config_fixture.h"
 
 static int
 load(struct fixture *fixture)
 {
     return config_load(fixture->path, &fixture->config, &fixture->errors);
-}
-
-static void
-print_errors(const struct config_errors *errors)
-{
-    for (int i = 0; i < errors->count && i < CONFIG_MAX_ERRORS; i++)
-        print_message("  error %d: %s\n", i, errors->text[i]);
-}
-
-/* True when errors holds exactly the text "PATH:LINE: what" (no line when line is 0). */
-static bool
-has_error(const struct fixture *fixture, int line, const char *what)
-{
-    char expected[512];
-
-    if (line > 0)
-        snprintf(expected, sizeof(expected), "%s:%d: %s", fixture->path, line, what);
-    else
-        snprintf(expected, sizeof(expected), "%s: %s", fixture->path, what);
-    for (int i = 0; i < fixture->errors.count && i < CONFIG_MAX_ERRORS; i++)
-        if (strcmp(fixture->errors.text[i], expected) == 0)
-            return true;
-    return false;
 }
 
 /* Checks the file is refused, with a struct left empty. */
@@ -225,18 +140,8 @@ static void
 test_example_configuration(void **state)
 {
     struct fixture *fixture = *state;
-    const char *source_dir = getenv("CAREHUB_SOURCE_DIR");
-    char path[4096];
 
-    if (source_dir == NULL)
-        skip();
-    snprintf(path, sizeof(path), "%s/conf/carehubd.conf", source_dir);
-    if (access(path, F_OK) != 0)
-        skip();
-    if (config_load(path, &fixture->config, &fixture->errors) != 0) {
-        print_errors(&fixture->errors);
-        fail_msg("%s was refused", path);
-    }
+    load_reference(fixture);
     assert_int_equal(fixture->errors.count, 0);
     assert_non_null(fixture->config.state_dir);
     assert_non_null(fixture->config.api_endpoint);
@@ -630,14 +535,9 @@ test_error_in_included_file(void **state)
 {
     struct fixture *fixture = *state;
     char text[512];
-    int fd;
     const char included[] = "\n\napi = { endpoint = \"tcp://127.0.0.1:7420\"; colour = 1; };\n";
 
-    snprintf(fixture->included, sizeof(fixture->included), "/tmp/carehub-test-config-XXXXXX");
-    fd = mkstemp(fixture->included);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, included, sizeof(included) - 1), (ssize_t)sizeof(included) - 1);
-    close(fd);
+    write_temp_file(fixture->included, sizeof(fixture->included), included);
     snprintf(text, sizeof(text),
              "state_dir = \"/tmp/x\";\n"
              "@include \"%s\"\n"
@@ -689,8 +589,6 @@ test_free_accepts_empty(void **state)
     config_free(&config);
     config_free(NULL);
 }
-
-#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
 main(void)

@@ -7,27 +7,10 @@
  * fault.  Tests name that line by a marker: the first line of the file that
  * holds the marker text.
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "config.h"
+#include "config_fixture.h"
 #include "metrics.h"
 #include "period.h"
 #include "timefmt.h"
-
-#define MINIMAL                                                                                    \
-    "state_dir = \"/var/lib/carehub-test\";\n"                                                     \
-    "api = { endpoint = \"tcp://127.0.0.1:7420\"; };\n"                                            \
-    "notify = { endpoint = \"tcp://127.0.0.1:7421\"; };\n"
 
 /* Review kinds for derived metrics; the training kind is not called "training". */
 #define KINDS                                                                                      \
@@ -36,143 +19,6 @@
     "  { name = \"appraisal\"; title = \"Appraisal\"; recurring = { every = \"1 year\"; }; },\n"   \
     "  { name = \"mandatory_training\"; title = \"Training\"; training = true; } );\n"             \
     "courses = ( { name = \"fire_safety\"; title = \"Fire\"; valid = \"1 year\"; } );\n"
-
-struct fixture {
-    char path[64];
-    struct config config;
-    struct config_errors errors;
-};
-
-static int
-setup(void **state)
-{
-    struct fixture *fixture = calloc(1, sizeof(*fixture));
-
-    if (fixture == NULL)
-        return -1;
-    *state = fixture;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fixture *fixture = *state;
-
-    config_free(&fixture->config);
-    if (fixture->path[0] != '\0')
-        unlink(fixture->path);
-    free(fixture);
-    return 0;
-}
-
-/* Writes text to a fresh temporary file, whose name goes to fixture->path. */
-static void
-write_config(struct fixture *fixture, const char *text)
-{
-    int fd;
-    size_t len = strlen(text);
-
-    if (fixture->path[0] != '\0')
-        unlink(fixture->path);
-    snprintf(fixture->path, sizeof(fixture->path), "/tmp/carehub-test-metrics-XXXXXX");
-    fd = mkstemp(fixture->path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
-}
-
-static void
-print_errors(const struct config_errors *errors)
-{
-    for (int i = 0; i < errors->count && i < CONFIG_MAX_ERRORS; i++)
-        print_message("  error %d: %s\n", i, errors->text[i]);
-}
-
-/* Loads text, which must be valid. */
-static void
-load_valid(struct fixture *fixture, const char *text)
-{
-    config_free(&fixture->config);
-    write_config(fixture, text);
-    if (config_load(fixture->path, &fixture->config, &fixture->errors) != 0) {
-        print_errors(&fixture->errors);
-        fail_msg("a valid file was refused");
-    }
-    assert_int_equal(fixture->errors.count, 0);
-}
-
-/* The line (from 1) of the first line of text that holds marker. */
-static int
-line_of(const char *text, const char *marker)
-{
-    const char *found = strstr(text, marker);
-    int line = 1;
-
-    if (found == NULL)
-        fail_msg("marker \"%s\" is not in the file", marker);
-    for (const char *p = text; p < found; p++)
-        if (*p == '\n')
-            line++;
-    return line;
-}
-
-/* True when the errors hold exactly "PATH:LINE: what" (or "PATH: what" when line is 0). */
-static bool
-has_error(const struct fixture *fixture, int line, const char *what)
-{
-    char expected[512];
-
-    if (line > 0)
-        snprintf(expected, sizeof(expected), "%s:%d: %s", fixture->path, line, what);
-    else
-        snprintf(expected, sizeof(expected), "%s: %s", fixture->path, what);
-    for (int i = 0; i < fixture->errors.count && i < CONFIG_MAX_ERRORS; i++)
-        if (strcmp(fixture->errors.text[i], expected) == 0)
-            return true;
-    return false;
-}
-
-/* One expected error: at the line holding marker (no line when NULL), the text what. */
-struct expected {
-    const char *marker;
-    const char *what;
-};
-
-/* Loads text, which must be refused with exactly the expected errors and nothing kept. */
-static void
-expect_errors(struct fixture *fixture, const char *text, const struct expected *expected, int count)
-{
-    bool as_expected;
-    int r;
-
-    config_free(&fixture->config);
-    write_config(fixture, text);
-    r = config_load(fixture->path, &fixture->config, &fixture->errors);
-    if (r == 0)
-        fail_msg("the file was accepted");
-    assert_int_equal(r, -EINVAL);
-    assert_int_equal(fixture->config.metrics.count, 0);
-    assert_null(fixture->config.metrics.items);
-    as_expected = fixture->errors.count == count;
-    for (int i = 0; i < count; i++) {
-        int line = expected[i].marker ? line_of(text, expected[i].marker) : 0;
-        if (!has_error(fixture, line, expected[i].what)) {
-            print_message("  missing: %d: %s\n", line, expected[i].what);
-            as_expected = false;
-        }
-    }
-    if (!as_expected) {
-        print_errors(&fixture->errors);
-        fail_msg("expected %d errors, got %d (above)", count, fixture->errors.count);
-    }
-}
-
-#define EXPECT_ERRORS(fixture, text, ...)                                                          \
-    do {                                                                                           \
-        const struct expected expected_[] = {__VA_ARGS__};                                         \
-        expect_errors(fixture, text, expected_, (int)(sizeof(expected_) / sizeof(expected_[0])));  \
-    } while (0)
 
 static int64_t
 day_of(int year, int month, int day)
@@ -521,19 +367,9 @@ test_reference_configuration(void **state)
 {
     struct fixture *fixture = *state;
     const struct metrics *metrics = &fixture->config.metrics;
-    const char *source_dir = getenv("CAREHUB_SOURCE_DIR");
     const struct metric *metric;
-    char path[4096];
 
-    if (source_dir == NULL)
-        skip();
-    snprintf(path, sizeof(path), "%s/conf/carehubd.conf", source_dir);
-    if (access(path, F_OK) != 0)
-        skip();
-    if (config_load(path, &fixture->config, &fixture->errors) != 0) {
-        print_errors(&fixture->errors);
-        fail_msg("%s was refused", path);
-    }
+    load_reference(fixture);
     assert_int_equal(metrics->week_start, 0);
     assert_int_equal(metrics->retention_days, 800);
     assert_true(metrics->count >= 8);
@@ -1276,8 +1112,6 @@ test_load_directly(void **state)
     assert_null(metrics.items);
     config_destroy(&parsed);
 }
-
-#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
 main(void)
