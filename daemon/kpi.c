@@ -156,14 +156,12 @@ kpi_judge(const struct metric *metric, bool has_value, double value, int64_t cou
     if (metric->has_critical && x >= sign * metric->critical)
         state = KPI_CRITICAL;
     /* Better only once the figure is hysteresis past the threshold it crossed. */
-    if (previous == KPI_CRITICAL && state < KPI_CRITICAL && x >= sign * metric->critical - h)
+    if (previous == KPI_CRITICAL && metric->has_critical && state < KPI_CRITICAL &&
+        x >= sign * metric->critical - h)
         state = KPI_CRITICAL;
     if ((previous == KPI_CRITICAL || previous == KPI_WARNING) && state == KPI_OK &&
         metric->has_warning && x >= sign * metric->warning - h)
         state = KPI_WARNING;
-    if (previous == KPI_CRITICAL && state == KPI_OK && !metric->has_warning &&
-        x >= sign * metric->critical - h)
-        state = KPI_CRITICAL;
     return state;
 }
 
