@@ -367,8 +367,10 @@ api_kpi_answer(struct daemon *daemon, const struct bus_route *route, const cJSON
 {
     struct query q;
     const struct metrics *metrics = &daemon->config.metrics;
-    const char *team_id = wire_get_string(request, "team");
-    const char *metric_name = wire_get_string(request, "metric");
+    bool bad = false;
+    const char *team_id = api_optional_id(daemon, route, request, id, "team", &bad);
+    const char *metric_name =
+        bad ? NULL : api_optional_id(daemon, route, request, id, "metric", &bad);
     const char *period_name = wire_get_string(request, "period");
     const char *at = wire_get_string(request, "at");
     long long periods = PERIODS_DEFAULT, depth = -1;
@@ -376,7 +378,10 @@ api_kpi_answer(struct daemon *daemon, const struct bus_route *route, const cJSON
     int period_type = -1, top = -1, r;
     char message[256];
 
-    static const char *const texts[] = {"team", "metric", "period", "at"};
+    static const char *const texts[] = {"period", "at"};
+
+    if (bad)
+        return;
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(request, texts[i]);
         if (item != NULL && !cJSON_IsString(item)) {
