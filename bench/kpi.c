@@ -60,7 +60,7 @@
 #define KPI_DEFAULT_DAYS 90
 #define KPI_DEFAULT_QUERIES 20
 #define KPI_REGIONS 10
-#define KPI_FLUSH_MS 2000 /* kpi.flush_ms in the generated configuration */
+#define KPI_FLUSH_MS 10000 /* kpi.flush_ms in the generated configuration */
 #define KPI_SETTLE_MS (KPI_FLUSH_MS + 1000)
 #define KPI_QUERY_TIMEOUT_S 120
 #define KPI_PERIODS_KEPT 3 /* week, month, quarter */

@@ -62,7 +62,7 @@ struct ingest {
     bool kpi_unwritten;   /* after the last batch: figures in memory not yet on disk */
     uint64_t kpi_observations, kpi_alerts; /* copied after batches, for status */
     size_t kpi_series, kpi_bytes;
-    uint64_t kpi_counted_at; /* uv_now() of the last copy: at most once a second */
+    uint64_t kpi_counted_at; /* uv_now() of the last copy: at most every ten seconds */
     int64_t kpi_next_ms;     /* after the last batch: when the KPI figures next need a batch */
     int64_t batch_now_ms;    /* the clock when the batch was handed over */
     bool catch_up_wanted;    /* run a batch even with no events: something may be due */
@@ -653,7 +653,7 @@ batch_written(uv_work_t *work, int status)
     /* The worker is done with the KPI figures: safe to read on the loop. */
     ingest->kpi_unwritten = kpi_unwritten(ingest->kpi);
     ingest->kpi_next_ms = kpi_next_ms(ingest->kpi);
-    if (ingest->kpi_counted_at == 0 || uv_now(ingest->loop) - ingest->kpi_counted_at >= 1000) {
+    if (ingest->kpi_counted_at == 0 || uv_now(ingest->loop) - ingest->kpi_counted_at >= 10000) {
         kpi_counts(ingest->kpi, &ingest->kpi_observations, &ingest->kpi_alerts, &ingest->kpi_series,
                    &ingest->kpi_bytes);
         ingest->kpi_counted_at = uv_now(ingest->loop);

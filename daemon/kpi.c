@@ -2,6 +2,7 @@
  * kpi: see kpi.h.  The rules of judging, rolling up and alerting are in
  * docs/kpi.md.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "kpi.h"
 
 #include <errno.h>
@@ -25,7 +26,7 @@
 /* Past this many roll-ups, they are all let go (they are computed again when needed). */
 #define ROLLUPS_KEPT_MAX 200000
 /* More changed figures than this are written at once, whatever kpi.flush_ms says. */
-#define DIRTY_MAX 100000
+#define DIRTY_MAX 1000000
 /* How far back periods that ended while the daemon was stopped are recorded. */
 #define SNAPSHOT_CATCH_UP_DAYS 400
 
@@ -289,7 +290,9 @@ struct kpi {
     const struct kinds *kinds;
     const struct directory_source *directory;
     struct obligations *obligations;
+    int *rank;          /* each metric's place in name order: the table's key order */
     struct map cells;   /* each team's own figures */
+    struct map slices;  /* (metric, period, first day) whose stored figures are all in cells */
     struct map rollups; /* alert periods: a team with its sub-teams */
     struct map states;  /* alert periods: the last judgement */
     size_t dirty;
@@ -321,6 +324,15 @@ kpi_new(struct kpi **out, struct store *writer, const struct metrics *metrics,
     kpi->obligations = obligations;
     kpi->replay_needed = true;
     kpi->snapshot_day = STORE_NO_DAY;
+    kpi->rank = calloc((size_t)metrics->count + 1, sizeof(*kpi->rank));
+    if (kpi->rank == NULL) {
+        free(kpi);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < metrics->count; i++)
+        for (int j = 0; j < metrics->count; j++)
+            if (strcmp(metrics->items[j].name, metrics->items[i].name) < 0)
+                kpi->rank[i]++;
     *out = kpi;
     return 0;
 }
@@ -331,8 +343,10 @@ kpi_free(struct kpi *kpi)
     if (kpi == NULL)
         return;
     map_free(&kpi->cells);
+    map_free(&kpi->slices);
     map_free(&kpi->rollups);
     map_free(&kpi->states);
+    free(kpi->rank);
     free(kpi);
 }
 
@@ -361,20 +375,6 @@ kpi_cell_read(struct kpi_cell *cell, const struct store_kpi_cell *row)
     cell->last_seq = row->last_seq;
     if (row->sketch != NULL && row->sketch_size > 0)
         return sketch_decode(&cell->sketch, row->sketch, row->sketch_size);
-    return 0;
-}
-
-struct cell_load {
-    struct kpi_cell *cell;
-    int result;
-};
-
-static int
-load_cell(void *context, const struct store_kpi_cell *row)
-{
-    struct cell_load *load = context;
-
-    load->result = kpi_cell_read(load->cell, row);
     return 0;
 }
 
@@ -407,31 +407,67 @@ map_get(struct map *map, int metric, int period, int64_t start_day, const char *
     return 0;
 }
 
-/* A team's own figure, read from the database the first time it is needed. */
+static void
+unreadable(const struct kpi *kpi, int metric, const char *team_id, int period, int64_t start_day,
+           struct kpi_cell *cell, int r)
+{
+    /* A figure that cannot be read is started again rather than stopping every write. */
+    log_error("KPI figure %s/%s/%d/%lld is unreadable (%s); it starts again from zero",
+              kpi->metrics->items[metric].name, team_id, period, (long long)start_day,
+              strerror(-r));
+    kpi_cell_free(cell);
+    kpi_cell_init(cell);
+}
+
+struct slice_load {
+    struct kpi *kpi;
+    int metric;
+};
+
+/* One stored figure of a slice, unless memory already has it (then memory is newer). */
+static int
+load_slice_cell(void *context, const struct store_kpi_cell *row)
+{
+    struct slice_load *load = context;
+    struct entry *e;
+    bool created;
+    int r = map_get(&load->kpi->cells, load->metric, row->period, row->start_day, row->team_id, &e,
+                    &created);
+
+    if (r < 0 || !created)
+        return r;
+    r = kpi_cell_read(&e->cell, row);
+    if (r < 0)
+        unreadable(load->kpi, load->metric, row->team_id, row->period, row->start_day, &e->cell, r);
+    return 0;
+}
+
+/*
+ * A team's own figure, read from the database the first time it is needed.
+ * The first figure needed of a (metric, period) reads every team's figure of
+ * it at once: one query instead of one per team, and a figure missing then
+ * is known not to exist, with no query at all.
+ */
 static int
 own_cell(struct kpi *kpi, int metric, int period, int64_t start_day, const char *team_id,
          struct entry **out)
 {
-    struct cell_load load;
+    struct entry *slice;
     bool created;
-    int r = map_get(&kpi->cells, metric, period, start_day, team_id, out, &created);
+    int r;
 
-    if (r < 0 || !created)
-        return r;
-    load.cell = &(*out)->cell;
-    load.result = 0;
-    r = store_kpi_cell_get(kpi->writer, kpi->metrics->items[metric].name, period, start_day,
-                           team_id, load_cell, &load);
-    if (r == -ENOENT)
-        r = 0;
-    if (r == 0 && load.result < 0) {
-        /* A figure that cannot be read is started again rather than stopping every write. */
-        log_error("KPI figure %s/%s/%d/%lld is unreadable (%s); it starts again from zero",
-                  kpi->metrics->items[metric].name, team_id, period, (long long)start_day,
-                  strerror(-load.result));
-        kpi_cell_free(load.cell);
-        kpi_cell_init(load.cell);
+    *out = map_find(&kpi->cells, key_hash(metric, period, start_day, team_id), metric, period,
+                    start_day, team_id);
+    if (*out != NULL)
+        return 0;
+    r = map_get(&kpi->slices, metric, period, start_day, "", &slice, &created);
+    if (r == 0 && created) {
+        struct slice_load load = {kpi, metric};
+        r = store_kpi_cells(kpi->writer, kpi->metrics->items[metric].name, period, start_day,
+                            start_day, load_slice_cell, &load);
     }
+    if (r == 0)
+        r = map_get(&kpi->cells, metric, period, start_day, team_id, out, &created);
     return r;
 }
 
@@ -848,15 +884,40 @@ write_cell(struct kpi *kpi, struct entry *e)
     return r;
 }
 
+/* The table's key order (metric, period, start_day, team_id): writes then walk the b-tree in order.
+ */
+static int
+compare_dirty(const void *a, const void *b, void *context)
+{
+    const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
+    const int *rank = context;
+
+    if (x->metric != y->metric)
+        return rank[x->metric] < rank[y->metric] ? -1 : 1;
+    if (x->period != y->period)
+        return x->period < y->period ? -1 : 1;
+    if (x->start_day != y->start_day)
+        return x->start_day < y->start_day ? -1 : 1;
+    return strcmp(x->team_id, y->team_id);
+}
+
 static int
 flush(struct kpi *kpi)
 {
+    struct entry **dirty = malloc((kpi->dirty + 1) * sizeof(*dirty));
+    size_t count = 0;
     int r = 0;
 
-    for (size_t i = 0; r == 0 && i < kpi->cells.size; i++)
-        for (struct entry *e = kpi->cells.buckets[i]; r == 0 && e; e = e->next)
-            if (e->dirty)
-                r = write_cell(kpi, e);
+    if (dirty == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < kpi->cells.size; i++)
+        for (struct entry *e = kpi->cells.buckets[i]; e; e = e->next)
+            if (e->dirty && count < kpi->dirty)
+                dirty[count++] = e;
+    qsort_r(dirty, count, sizeof(*dirty), compare_dirty, kpi->rank);
+    for (size_t i = 0; r == 0 && i < count; i++)
+        r = write_cell(kpi, dirty[i]);
+    free(dirty);
     if (r == 0)
         r = store_kpi_progress_put(kpi->writer, kpi->applied_seq, kpi->snapshot_day);
     if (r == 0)
@@ -874,8 +935,10 @@ flushed(struct kpi *kpi)
     kpi->dirty = 0;
     kpi->flushed_seq = kpi->applied_seq;
     kpi->flushed_ms = kpi->now_ms;
-    if (kpi->cells.count > CELLS_KEPT_MAX)
+    if (kpi->cells.count > CELLS_KEPT_MAX) {
         map_filter(&kpi->cells, keep_dirty);
+        map_filter(&kpi->slices, NULL); /* no slice is whole in memory any more */
+    }
     if (kpi->rollups.count > ROLLUPS_KEPT_MAX)
         map_filter(&kpi->rollups, NULL);
     if (kpi->states.count > ROLLUPS_KEPT_MAX)
@@ -1206,6 +1269,7 @@ kpi_rollback(struct kpi *kpi)
 {
     /* Memory may hold what was rolled back: read it all again, and apply what was committed. */
     map_filter(&kpi->cells, NULL);
+    map_filter(&kpi->slices, NULL);
     map_filter(&kpi->rollups, NULL);
     map_filter(&kpi->states, NULL);
     kpi->dirty = 0;

@@ -807,7 +807,7 @@ metrics_load(config_setting_t *root, const char *file, const struct kinds *kinds
     out->week_start = 0; /* Monday */
     out->retention_days = 800;
     out->future_minutes = 1440;
-    out->flush_ms = 2000;
+    out->flush_ms = 10000;
 
     if (kpi != NULL)
         read_kpi(&reader, kpi, out, &context);

@@ -38,7 +38,7 @@ test_no_sections_gives_defaults(void **state)
     assert_int_equal(metrics->week_start, 0);
     assert_int_equal(metrics->retention_days, 800);
     assert_int_equal(metrics->future_minutes, 1440);
-    assert_int_equal(metrics->flush_ms, 2000);
+    assert_int_equal(metrics->flush_ms, 10000);
     assert_int_equal(metrics->count, 0);
     assert_null(metrics->items);
     assert_null(metrics_find(metrics, "length_of_stay"));
