@@ -39,8 +39,11 @@ _Static_assert(K_COUNT <= STORE_LAZY_MAX - STORE_LAZY_KPI, "the lazy slots of st
 static const char *const lazy_sql[K_COUNT] = {
     [K_CELL_GET] = "SELECT " CELL_COLUMNS " FROM kpi_cells WHERE metric = ?1 AND period = ?2 AND "
                    "start_day = ?3 AND team_id = ?4",
-    [K_CELL_PUT] = "INSERT OR REPLACE INTO kpi_cells (" CELL_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "
-                   "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    /* An update in place when the figure exists (a replace would delete and insert it). */
+    [K_CELL_PUT] = "INSERT INTO kpi_cells (" CELL_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                   "?8, ?9, ?10, ?11, ?12) ON CONFLICT (metric, period, start_day, team_id) DO "
+                   "UPDATE SET count = ?5, sum = ?6, min = ?7, max = ?8, last = ?9, "
+                   "last_ms = ?10, last_seq = ?11, sketch = ?12",
     [K_CELLS] = "SELECT " CELL_COLUMNS " FROM kpi_cells WHERE metric = ?1 AND period = ?2 AND "
                 "start_day BETWEEN ?3 AND ?4 ORDER BY start_day, team_id",
     [K_PRUNE_CELLS] = "DELETE FROM kpi_cells WHERE period = ?1 AND start_day < ?2",
