@@ -27,6 +27,8 @@
 #define ROLLUPS_KEPT_MAX 200000
 /* More changed figures than this are written at once, whatever kpi.flush_ms says. */
 #define DIRTY_MAX 1000000
+/* The largest magnitude of one observation: a million of them still add up to a finite total. */
+#define KPI_VALUE_MAX 1e12
 /* How far back periods that ended while the daemon was stopped are recorded. */
 #define SNAPSHOT_CATCH_UP_DAYS 400
 
@@ -505,8 +507,6 @@ rollup(struct kpi *kpi, int metric, int64_t start_day, const char *team_id, int 
     bool created;
     int r;
 
-    if (depth > DIR_DEPTH_MAX)
-        return -ELOOP;
     r = map_get(&kpi->rollups, metric, period, start_day, team_id, out, &created);
     if (r < 0 || !created)
         return r;
@@ -514,7 +514,12 @@ rollup(struct kpi *kpi, int metric, int64_t start_day, const char *team_id, int 
     r = own_cell(kpi, metric, period, start_day, team_id, &own);
     if (r == 0)
         r = kpi_cell_merge(&e->cell, &own->cell, m);
-    if (r == 0)
+    if (r == 0 && depth >= DIR_DEPTH_MAX)
+        /* A tree deeper than the directory allows: the figure stops here rather than failing. */
+        log_warning("team %s is more than %d levels below a team with KPI figures; its "
+                    "sub-teams are left out of the figures above it",
+                    team_id, DIR_DEPTH_MAX);
+    else if (r == 0)
         r = store_teams_with_parent(kpi->writer, team_id, add_child, &children);
     for (int i = 0; r == 0 && i < children.count; i++) {
         struct entry *child;
@@ -765,6 +770,11 @@ kpi_check(struct kpi *kpi, const struct event *event, struct event_error *error)
                                                          : "",
                       metric->has_max ? high : "", metric->name);
     }
+    if (fabs(value) > KPI_VALUE_MAX)
+        return reject(error, "out_of_range",
+                      "kpi.observed: %g is larger than any figure of \"%s\" carehub keeps (at "
+                      "most 1e12 either way, so that totals stay exact)",
+                      value, metric->name);
     if (event->time_ms > kpi->now_ms + (int64_t)kpi->metrics->future_minutes * 60000)
         return reject(error, "future_time",
                       "kpi.observed: \"time\" is more than %d minutes ahead of the daemon's clock "
@@ -912,8 +922,15 @@ flush(struct kpi *kpi)
         return -ENOMEM;
     for (size_t i = 0; i < kpi->cells.size; i++)
         for (struct entry *e = kpi->cells.buckets[i]; e; e = e->next)
-            if (e->dirty && count < kpi->dirty)
-                dirty[count++] = e;
+            if (e->dirty && count++ < kpi->dirty)
+                dirty[count - 1] = e;
+    if (count != kpi->dirty) {
+        /* Never expected: every changed figure must be written before any is called clean. */
+        log_error("KPI figures: %zu changed, %zu counted; the transaction is refused", count,
+                  kpi->dirty);
+        free(dirty);
+        return -EIO;
+    }
     qsort_r(dirty, count, sizeof(*dirty), compare_dirty, kpi->rank);
     for (size_t i = 0; r == 0 && i < count; i++)
         r = write_cell(kpi, dirty[i]);

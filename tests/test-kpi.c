@@ -1152,8 +1152,13 @@ test_check_rejections(void **state)
     /* Only a min: anything above it is fine. */
     assert_int_equal(check_event(f, "stay_p90", "T1", 1e12, NOW), 0);
     expect_rejected(f, check_event(f, "stay_p90", "T1", -1, NOW), "out_of_range", "stay_p90");
-    /* No range: negative values are fine. */
+    /* No range: negative values are fine, up to 1e12 either way (totals must stay finite). */
     assert_int_equal(check_event(f, "incidents", "T1", -7, NOW), 0);
+    assert_int_equal(check_event(f, "incidents", "T1", -1e12, NOW), 0);
+    expect_rejected(f, check_event(f, "incidents", "T1", 1.5e12, NOW), "out_of_range", "1e12");
+    expect_rejected(f, check_event(f, "incidents", "T1", -1e300, NOW), "out_of_range",
+                    "\"incidents\"");
+    expect_rejected(f, check_event(f, "stay_p90", "T1", 1e13, NOW), "out_of_range", "1e12");
     /* kpi.future_minutes is 60: exactly an hour ahead is fine, a millisecond more is not. */
     assert_int_equal(check_event(f, stay, "T1", 5, NOW + 3600000), 0);
     expect_rejected(f, check_event(f, stay, "T1", 5, NOW + 3600001), "future_time", "60 minutes");
