@@ -55,9 +55,8 @@ timefmt_civil_from_days(int64_t days, struct civil_date *out)
     out->year = (int)(year_of_era + era * 400 + (month <= 2));
 }
 
-/* Reads exactly n decimal digits from *p, advancing it.  -1 if any is not a digit. */
-static int
-read_digits(const char **p, int n)
+int
+timefmt_read_digits(const char **p, int n)
 {
     int value = 0;
 
@@ -75,15 +74,15 @@ read_digits(const char **p, int n)
 static int
 parse_date_at(const char **p, struct civil_date *out)
 {
-    int year = read_digits(p, 4);
+    int year = timefmt_read_digits(p, 4);
     if (year < 1900 || **p != '-')
         return -EINVAL;
     (*p)++;
-    int month = read_digits(p, 2);
+    int month = timefmt_read_digits(p, 2);
     if (month < 1 || month > 12 || **p != '-')
         return -EINVAL;
     (*p)++;
-    int day = read_digits(p, 2);
+    int day = timefmt_read_digits(p, 2);
     if (day < 1 || day > timefmt_days_in_month(year, month))
         return -EINVAL;
     out->year = year;
@@ -117,13 +116,13 @@ timefmt_parse_rfc3339(const char *text, int64_t *unix_ms)
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -EINVAL;
     p++;
-    int hour = read_digits(&p, 2);
+    int hour = timefmt_read_digits(&p, 2);
     if (hour < 0 || hour > 23 || *p++ != ':')
         return -EINVAL;
-    int minute = read_digits(&p, 2);
+    int minute = timefmt_read_digits(&p, 2);
     if (minute < 0 || minute > 59 || *p++ != ':')
         return -EINVAL;
-    int second = read_digits(&p, 2);
+    int second = timefmt_read_digits(&p, 2);
     if (second < 0 || second > 60)
         return -EINVAL;
     if (*p == '.') {
@@ -149,10 +148,10 @@ timefmt_parse_rfc3339(const char *text, int64_t *unix_ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p == '-' ? -1 : 1;
         p++;
-        int off_hour = read_digits(&p, 2);
+        int off_hour = timefmt_read_digits(&p, 2);
         if (off_hour < 0 || off_hour > 23 || *p++ != ':')
             return -EINVAL;
-        int off_minute = read_digits(&p, 2);
+        int off_minute = timefmt_read_digits(&p, 2);
         if (off_minute < 0 || off_minute > 59)
             return -EINVAL;
         offset_minutes = sign * (off_hour * 60 + off_minute);

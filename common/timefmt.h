@@ -31,6 +31,10 @@ int64_t timefmt_days_from_civil(int year, int month, int day);
 /* The inverse of timefmt_days_from_civil(). */
 void timefmt_civil_from_days(int64_t days, struct civil_date *out);
 
+/* Reads exactly n decimal digits at *p, advancing past them; -1 (and *p unmoved) if one is not a
+ * digit. */
+int timefmt_read_digits(const char **p, int n);
+
 /*
  * Parses a calendar date written exactly as YYYY-MM-DD (years 1900 to 9999)
  * into *out.  Returns 0, or -EINVAL when the text is not of that form or names

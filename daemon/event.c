@@ -21,21 +21,18 @@ struct field_spec {
 
 struct type_spec {
     const char *name;
-    bool handled; /* false: recognised, its meaning arrives in a later release */
-    bool any_of;  /* staff.changed: every field but the first is optional, one is needed */
+    bool any_of; /* staff.changed: every field but the first is optional, one is needed */
     struct field_spec fields[FIELDS_MAX];
 };
 
 static const struct type_spec types[EVENT_TYPE_COUNT] = {
     [EVENT_TEAM_CHANGED] = {"team.changed",
-                            true,
                             false,
                             {{"team_id", FIELD_ID, true, false},
                              {"name", FIELD_TEXT, true, false},
                              {"parent_id", FIELD_ID, false, true},
                              {"manager_id", FIELD_ID, false, true}}},
     [EVENT_STAFF_HIRED] = {"staff.hired",
-                           true,
                            false,
                            {{"staff_id", FIELD_ID, true, false},
                             {"name", FIELD_TEXT, true, false},
@@ -47,7 +44,6 @@ static const struct type_spec types[EVENT_TYPE_COUNT] = {
                             {"registration", FIELD_REGISTRATION, false, true}}},
     [EVENT_STAFF_CHANGED] = {"staff.changed",
                              true,
-                             true,
                              {{"staff_id", FIELD_ID, true, false},
                               {"name", FIELD_TEXT, false, false},
                               {"role", FIELD_TEXT, false, false},
@@ -57,32 +53,27 @@ static const struct type_spec types[EVENT_TYPE_COUNT] = {
                               {"email", FIELD_EMAIL, false, true},
                               {"registration", FIELD_REGISTRATION, false, true}}},
     [EVENT_STAFF_LEFT] = {"staff.left",
-                          true,
                           false,
                           {{"staff_id", FIELD_ID, true, false},
                            {"leave_date", FIELD_DATE, true, false}}},
     [EVENT_ABSENCE_STARTED] = {"absence.started",
-                               true,
                                false,
                                {{"staff_id", FIELD_ID, true, false},
                                 {"absence_id", FIELD_ID, true, false},
                                 {"kind", FIELD_TEXT, true, false},
                                 {"start_date", FIELD_DATE, true, false}}},
     [EVENT_ABSENCE_ENDED] = {"absence.ended",
-                             true,
                              false,
                              {{"staff_id", FIELD_ID, true, false},
                               {"absence_id", FIELD_ID, true, false},
                               {"end_date", FIELD_DATE, true, false}}},
     [EVENT_REVIEW_BOOKED] = {"review.booked",
-                             true,
                              false,
                              {{"staff_id", FIELD_ID, true, false},
                               {"kind", FIELD_ID, true, false},
                               {"date", FIELD_DATE, true, false},
                               {"step", FIELD_ID, false, false}}},
     [EVENT_REVIEW_COMPLETED] = {"review.completed",
-                                true,
                                 false,
                                 {{"staff_id", FIELD_ID, true, false},
                                  {"kind", FIELD_ID, true, false},
@@ -91,14 +82,12 @@ static const struct type_spec types[EVENT_TYPE_COUNT] = {
                                  {"outcome", FIELD_TEXT, false, true},
                                  {"step", FIELD_ID, false, false}}},
     [EVENT_REVIEW_WAIVED] = {"review.waived",
-                             true,
                              false,
                              {{"staff_id", FIELD_ID, true, false},
                               {"kind", FIELD_ID, true, false},
                               {"reason", FIELD_TEXT, true, false},
                               {"step", FIELD_ID, false, false}}},
     [EVENT_ACTION_ASSIGNED] = {"action.assigned",
-                               true,
                                false,
                                {{"action_id", FIELD_ID, true, false},
                                 {"staff_id", FIELD_ID, true, false},
@@ -107,30 +96,25 @@ static const struct type_spec types[EVENT_TYPE_COUNT] = {
                                 {"responsible_id", FIELD_ID, false, true},
                                 {"kind", FIELD_ID, false, false}}},
     [EVENT_ACTION_COMPLETED] = {"action.completed",
-                                true,
                                 false,
                                 {{"action_id", FIELD_ID, true, false},
                                  {"date", FIELD_DATE, true, false}}},
     [EVENT_TRAINING_COMPLETED] = {"training.completed",
-                                  true,
                                   false,
                                   {{"staff_id", FIELD_ID, true, false},
                                    {"course", FIELD_ID, true, false},
                                    {"date", FIELD_DATE, true, false}}},
     [EVENT_CONCERN_OPENED] = {"concern.opened",
-                              true,
                               false,
                               {{"concern_id", FIELD_ID, true, false},
                                {"staff_id", FIELD_ID, true, false},
                                {"date", FIELD_DATE, true, false}}},
     [EVENT_CONCERN_CLOSED] = {"concern.closed",
-                              true,
                               false,
                               {{"concern_id", FIELD_ID, true, false},
                                {"date", FIELD_DATE, true, false},
                                {"outcome", FIELD_TEXT, false, true}}},
     [EVENT_KPI_OBSERVED] = {"kpi.observed",
-                            true,
                             false,
                             {{"metric", FIELD_ID, true, false},
                              {"team_id", FIELD_ID, true, false},
@@ -364,11 +348,6 @@ event_validate(const cJSON *json, struct event *out, struct event_error *error)
                                 "\"2026-03-29T09:00:00Z\"");
         out->has_time = true;
     }
-
-    if (!types[out->type].handled)
-        return event_reject(error, "unsupported_type",
-                            "\"%s\" events are recognised but not handled by this version yet",
-                            types[out->type].name);
 
     out->data = cJSON_GetObjectItemCaseSensitive(json, "data");
     if (out->data == NULL)

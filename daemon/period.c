@@ -139,22 +139,6 @@ period_label(enum period_type type, int64_t start, char *buf, size_t size)
     snprintf(buf, size, "?");
 }
 
-/* Reads exactly n decimal digits at *p, advancing past them; -1 when one is not a digit. */
-static int
-read_digits(const char **p, int n)
-{
-    int value = 0;
-
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return -1;
-        value = value * 10 + (c - '0');
-    }
-    *p += n;
-    return value;
-}
-
 /*
  * The pieces of a label: "YYYY", "YYYY-MM", "YYYY-Qn" or "YYYY-MM-DD", with
  * the fields a label does not have left 0.  Years are 0000 to 9999, so that
@@ -171,7 +155,7 @@ split_label(const char *text, struct label_fields *out)
     const char *p = text;
 
     *out = (struct label_fields){0};
-    out->year = read_digits(&p, 4);
+    out->year = timefmt_read_digits(&p, 4);
     if (out->year < 0)
         return -EINVAL;
     if (*p == '\0')
@@ -180,19 +164,19 @@ split_label(const char *text, struct label_fields *out)
         return -EINVAL;
     if (*p == 'Q') {
         p++;
-        out->quarter = read_digits(&p, 1);
+        out->quarter = timefmt_read_digits(&p, 1);
         if (out->quarter < 1 || out->quarter > 4 || *p != '\0')
             return -EINVAL;
         return 0;
     }
-    out->month = read_digits(&p, 2);
+    out->month = timefmt_read_digits(&p, 2);
     if (out->month < 1 || out->month > 12)
         return -EINVAL;
     if (*p == '\0')
         return 0;
     if (*p++ != '-')
         return -EINVAL;
-    out->day = read_digits(&p, 2);
+    out->day = timefmt_read_digits(&p, 2);
     if (out->day < 1 || out->day > timefmt_days_in_month(out->year, out->month) || *p != '\0')
         return -EINVAL;
     return 0;

@@ -81,6 +81,16 @@ bind_key(sqlite3_stmt *stmt, const char *metric, int period, int64_t start_day, 
     sqlite3_bind_text(stmt, 4, team_id, -1, SQLITE_STATIC);
 }
 
+/* Binds a metric's figures (or states) of one period type from first_day to last_day. */
+static void
+bind_range(sqlite3_stmt *stmt, const char *metric, int period, int64_t first_day, int64_t last_day)
+{
+    sqlite3_bind_text(stmt, 1, metric, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, period);
+    sqlite3_bind_int64(stmt, 3, first_day);
+    sqlite3_bind_int64(stmt, 4, last_day);
+}
+
 static double
 column_double_or(sqlite3_stmt *stmt, int column, double otherwise)
 {
@@ -165,10 +175,7 @@ store_kpi_cells(struct store *store, const char *metric, int period, int64_t fir
 
     if (stmt == NULL)
         return -EIO;
-    sqlite3_bind_text(stmt, 1, metric, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, period);
-    sqlite3_bind_int64(stmt, 3, first_day);
-    sqlite3_bind_int64(stmt, 4, last_day);
+    bind_range(stmt, metric, period, first_day, last_day);
     return store_step_rows(stmt, cell_row, &visitor);
 }
 
@@ -279,10 +286,7 @@ store_kpi_states(struct store *store, const char *metric, int period, int64_t fi
 
     if (stmt == NULL)
         return -EIO;
-    sqlite3_bind_text(stmt, 1, metric, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, period);
-    sqlite3_bind_int64(stmt, 3, first_day);
-    sqlite3_bind_int64(stmt, 4, last_day);
+    bind_range(stmt, metric, period, first_day, last_day);
     return store_step_rows(stmt, state_row, &visitor);
 }
 

@@ -56,6 +56,7 @@
 #include "period.h"
 #include "sketch.h"
 #include "store.h"
+#include "notification_list.h"
 #include "timefmt.h"
 
 #define DAY(y, m, d) timefmt_days_from_civil((y), (m), (d))
@@ -1073,37 +1074,6 @@ stored_state(struct fixture *f, int metric, int64_t start_day, const char *team_
     return (enum kpi_state)s.state;
 }
 
-struct notification_list {
-    struct notification *items;
-    size_t count, capacity;
-};
-
-static int
-collect_notification(void *context, const struct notification *notification)
-{
-    struct notification_list *list = context;
-
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 16;
-        struct notification *items = realloc(list->items, capacity * sizeof(*items));
-        if (items == NULL)
-            return -ENOMEM;
-        list->items = items;
-        list->capacity = capacity;
-    }
-    list->items[list->count++] = *notification;
-    return 0;
-}
-
-/* Every notification after seq (the caller frees list->items). */
-static void
-notifications_after(struct fixture *f, int64_t after, struct notification_list *list)
-{
-    memset(list, 0, sizeof(*list));
-    assert_int_equal(
-        store_notifications_after(f->store, after, 10000, NULL, collect_notification, list), 0);
-}
-
 /* How many notifications rows the outbox holds; also checks seq runs 1..N without gaps. */
 static size_t
 notification_rows(struct fixture *f)
@@ -1112,7 +1082,7 @@ notification_rows(struct fixture *f)
     int64_t last, missed;
     size_t count;
 
-    notifications_after(f, 0, &list);
+    notifications_after(f->store, 0, &list);
     for (size_t i = 0; i < list.count; i++)
         if (list.items[i].seq != (int64_t)i + 1)
             fail_msg("notification %zu has seq %lld: the outbox has a gap", i + 1,
@@ -1462,7 +1432,7 @@ test_rollback_then_replay(void **state)
     assert_int_equal(stored_state(f, M_STAY, jan, "T2"), KPI_CRITICAL);
     assert_int_equal(stored_state(f, M_STAY, jan, "T0"), KPI_CRITICAL);
     /* T2: its manager M2 and the registered manager above M2 (M3); T0: M3. */
-    notifications_after(f, 0, &list);
+    notifications_after(f->store, 0, &list);
     assert_int_equal(list.count, 3);
     for (size_t i = 0; i < list.count; i++)
         assert_int_equal(list.items[i].level, KPI_CRITICAL);
@@ -1487,7 +1457,7 @@ alerts_about(struct fixture *f, int64_t after, const char *team_id, struct notif
     struct notification_list all;
 
     memset(out, 0, sizeof(*out));
-    notifications_after(f, after, &all);
+    notifications_after(f->store, after, &all);
     for (size_t i = 0; i < all.count; i++) {
         assert_string_equal(all.items[i].type, "alert");
         if (strcmp(all.items[i].item, team_id) == 0)

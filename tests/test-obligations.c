@@ -52,6 +52,7 @@
 #include "obligations.h"
 #include "schedule.h"
 #include "store.h"
+#include "notification_list.h"
 #include "timefmt.h"
 
 #define DAY(y, m, d) timefmt_days_from_civil((y), (m), (d))
@@ -530,37 +531,6 @@ count_all(struct fixture *f, const char *staff_id, bool pending_only)
     return m.count;
 }
 
-struct notification_list {
-    struct notification *items;
-    size_t count, capacity;
-};
-
-static int
-collect_notification(void *context, const struct notification *notification)
-{
-    struct notification_list *list = context;
-
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 16;
-        struct notification *items = realloc(list->items, capacity * sizeof(*items));
-        if (items == NULL)
-            return -ENOMEM;
-        list->items = items;
-        list->capacity = capacity;
-    }
-    list->items[list->count++] = *notification;
-    return 0;
-}
-
-/* The notifications after seq (all recipients); the caller frees list->items. */
-static void
-notifications_after(struct fixture *f, int64_t after, struct notification_list *list)
-{
-    memset(list, 0, sizeof(*list));
-    assert_int_equal(
-        store_notifications_after(f->store, after, 10000, NULL, collect_notification, list), 0);
-}
-
 static int64_t
 last_seq(struct fixture *f)
 {
@@ -587,7 +557,7 @@ the_notification(struct fixture *f, int64_t after, const char *kind)
     struct notification found;
     int count = 0;
 
-    notifications_after(f, after, &list);
+    notifications_after(f->store, after, &list);
     for (size_t i = 0; i < list.count; i++)
         if (strcmp(list.items[i].kind, kind) == 0 && count++ == 0)
             found = list.items[i];
@@ -1310,7 +1280,7 @@ test_reminder_sent_exactly_once(void **state)
     assert_int_equal(last_seq(f), 0);
 
     run_at(f, UTC(2026, 1, 19, 9, 0));
-    notifications_after(f, 0, &list);
+    notifications_after(f->store, 0, &list);
     assert_int_equal(list.count, 1);
     const struct notification *n = &list.items[0];
     assert_string_equal(n->type, "reminder");
@@ -1366,13 +1336,13 @@ test_escalation_ladder(void **state)
 
     /* Friday 30 January and Monday 2 February: the other reminders, to M1. */
     advance_to(f, UTC(2026, 1, 30, 9, 0));
-    notifications_after(f, 0, &list);
+    notifications_after(f->store, 0, &list);
     EXPECT_RECIPIENTS(&list, "M1", "M1");
     expect_contains(list.items[1].text, "is due on Monday 2 February 2026 (in 3 days)");
     free(list.items);
     seq = last_seq(f);
     advance_to(f, UTC(2026, 2, 2, 9, 0));
-    notifications_after(f, seq, &list);
+    notifications_after(f->store, seq, &list);
     EXPECT_RECIPIENTS(&list, "M1");
     expect_contains(list.items[0].text, "is due on Monday 2 February 2026 (today)");
     free(list.items);
@@ -1380,7 +1350,7 @@ test_escalation_ladder(void **state)
     /* Tuesday 3 February, 1 day overdue: level 1 to the manager. */
     seq = last_seq(f);
     advance_to(f, UTC(2026, 2, 3, 9, 0));
-    notifications_after(f, seq, &list);
+    notifications_after(f->store, seq, &list);
     EXPECT_RECIPIENTS(&list, "M1");
     assert_string_equal(list.items[0].type, "escalation");
     assert_int_equal(list.items[0].level, 1);
@@ -1397,7 +1367,7 @@ test_escalation_ladder(void **state)
      */
     seq = last_seq(f);
     advance_to(f, UTC(2026, 2, 9, 9, 0));
-    notifications_after(f, seq, &list);
+    notifications_after(f->store, seq, &list);
     EXPECT_RECIPIENTS(&list, "M2", "M3", "Q1");
     for (size_t i = 0; i < list.count; i++) {
         assert_int_equal(list.items[i].level, 2);
@@ -1410,7 +1380,7 @@ test_escalation_ladder(void **state)
     /* Monday 16 February, 14 days: manager+2 (M3); nobody holds the role, so M1's manager M2. */
     seq = last_seq(f);
     advance_to(f, UTC(2026, 2, 16, 9, 0));
-    notifications_after(f, seq, &list);
+    notifications_after(f->store, seq, &list);
     EXPECT_RECIPIENTS(&list, "M3", "M2");
     assert_int_equal(list.items[0].level, 3);
     assert_int_equal(list.items[0].days_overdue, 14);
@@ -1419,7 +1389,7 @@ test_escalation_ladder(void **state)
     /* Then every 7 days: Monday 23 February, the last step again. */
     seq = last_seq(f);
     advance_to(f, UTC(2026, 2, 23, 9, 0));
-    notifications_after(f, seq, &list);
+    notifications_after(f->store, seq, &list);
     EXPECT_RECIPIENTS(&list, "M3", "M2");
     assert_int_equal(list.items[0].level, 3);
     assert_int_equal(list.items[0].days_overdue, 21);
@@ -1458,7 +1428,7 @@ test_escalation_never_to_the_subject(void **state)
 
     /* R3's: the registered manager above R3 (M3); Q1 is still told about R3. */
     struct notification_list r3 = {0}, q1 = {0};
-    notifications_after(f, seq, &list);
+    notifications_after(f->store, seq, &list);
     for (size_t i = 0; i < list.count; i++) {
         assert_int_equal(list.items[i].level, 2);
         collect_notification(strcmp(list.items[i].staff_id, "R3") == 0 ? &r3 : &q1, &list.items[i]);
@@ -1494,7 +1464,7 @@ test_too_old_is_missed(void **state)
      */
     run_at(f, UTC(2026, 2, 3, 9, 0));
     assert_int_equal(missed_count(f), 1);
-    notifications_after(f, 0, &list);
+    notifications_after(f->store, 0, &list);
     assert_int_equal(list.count, 2);
     assert_string_equal(list.items[0].kind, "induction");
     assert_string_equal(list.items[0].step, "week4");
@@ -1541,7 +1511,7 @@ test_run_due_oldest_first_within_limit(void **state)
     assert_int_equal(obligations_run_due(f->obligations, 10, &more), 0);
     assert_false(more);
     assert_int_equal(store_commit(f->store), 0);
-    notifications_after(f, 0, &list);
+    notifications_after(f->store, 0, &list);
     assert_int_equal(list.count, 3);
     assert_string_equal(list.items[0].staff_id, "S2");
     assert_string_equal(list.items[1].staff_id, "S3");

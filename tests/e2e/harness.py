@@ -88,6 +88,46 @@ def tool_env(endpoint=None, extra=None):
 # Events
 
 
+def run_daemon(args, timeout=30):
+    """Runs carehubd with args (such as -n -c FILE) to completion, failing on a sanitizer
+    report; returns (exit status, stdout, stderr)."""
+    try:
+        cp = subprocess.run([CAREHUBD] + args, capture_output=True, text=True,
+                            timeout=timeout, env=tool_env(), stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise HarnessError("carehubd %s still running after %ds" % (" ".join(args), timeout))
+    marker = sanitizer_report(cp.stdout + cp.stderr)
+    if marker:
+        raise HarnessError("sanitizer report (%s):\n%s" % (marker, cp.stderr[-4000:]))
+    return cp.returncode, cp.stdout, cp.stderr
+
+
+class ConfigFileTestCase(unittest.TestCase):
+    """A test that writes configuration files into a directory of its own."""
+
+    prefix = "carehub-e2e-conf-"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix=self.prefix)
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def minimal(self):
+        """The three keys every configuration needs: lines 1 to 3."""
+        return ('state_dir = "%s/state";\n'
+                'api = { endpoint = "ipc://%s/api.sock"; };\n'
+                'notify = { endpoint = "ipc://%s/notify.sock"; };\n' % ((self.dir,) * 3))
+
+    def write_file(self, text, name="carehubd.conf"):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def write(self, text):
+        """A configuration: the three required keys (lines 1-3), then text (from line 4)."""
+        return self.write_file(self.minimal() + text)
+
+
 def new_id():
     return str(uuid.uuid4())
 

@@ -7,10 +7,8 @@ import hashlib
 import os
 import re
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import shutil
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,35 +20,14 @@ ERROR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<key>[A-Za-z_][\w.]*)
 
 def run_daemon(args, timeout=30):
     """Runs carehubd with args to completion; returns (exit status, stdout + stderr)."""
-    try:
-        cp = subprocess.run([h.CAREHUBD] + args, capture_output=True, text=True,
-                            timeout=timeout, env=h.tool_env(), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise h.HarnessError("carehubd %s still running after %ds" % (" ".join(args), timeout))
-    out = cp.stdout + cp.stderr
-    marker = h.sanitizer_report(out)
-    if marker:
-        raise h.HarnessError("sanitizer report (%s):\n%s" % (marker, out[-4000:]))
-    return cp.returncode, out
+    rc, out, err = h.run_daemon(args, timeout)
+    return rc, out + err
 
 
-class CheckOnly(unittest.TestCase):
+class CheckOnly(h.ConfigFileTestCase):
     """carehubd -n -c FILE."""
 
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="carehub-e2e-conf-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def write(self, text, name="carehubd.conf"):
-        path = os.path.join(self.dir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-    def minimal(self):
-        return ('state_dir = "%s/state";\n'
-                'api = { endpoint = "ipc://%s/api.sock"; };\n'
-                'notify = { endpoint = "ipc://%s/notify.sock"; };\n' % ((self.dir,) * 3))
+    write = h.ConfigFileTestCase.write_file  # the whole file, as given
 
     def assertValid(self, path):
         rc, out = run_daemon(["-n", "-c", path])

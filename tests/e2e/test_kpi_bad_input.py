@@ -30,10 +30,7 @@ test clock: Wednesday 14 January 2026, 10:00 in London (UTC in winter).
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,35 +73,13 @@ def observed(metric, team_id, value, time="2026-01-13T09:00:00Z", **kw):
                  source="carehub-e2e-kpi-bad", time=time, **kw)
 
 
-def run_daemon(args, timeout=30):
-    """Runs carehubd with args to completion; returns (exit status, stdout, stderr)."""
-    try:
-        cp = subprocess.run([h.CAREHUBD] + args, capture_output=True, text=True,
-                            timeout=timeout, env=h.tool_env(), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise h.HarnessError("carehubd %s still running after %ds" % (" ".join(args), timeout))
-    marker = h.sanitizer_report(cp.stdout + cp.stderr)
-    if marker:
-        raise h.HarnessError("sanitizer report (%s):\n%s" % (marker, cp.stderr[-4000:]))
-    return cp.returncode, cp.stdout, cp.stderr
+run_daemon = h.run_daemon
 
 
-class ConfigErrors(unittest.TestCase):
+class ConfigErrors(h.ConfigFileTestCase):
     """carehubd -n -c FILE on KPI settings that are wrong: the exact message, on its line."""
 
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="carehub-e2e-kpi-conf-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def write(self, text):
-        """A configuration: the three required keys (lines 1-3), then text (from line 4)."""
-        path = os.path.join(self.dir, "carehubd.conf")
-        with open(path, "w") as f:
-            f.write('state_dir = "%s/state";\n'
-                    'api = { endpoint = "ipc://%s/api.sock"; };\n'
-                    'notify = { endpoint = "ipc://%s/notify.sock"; };\n' % ((self.dir,) * 3))
-            f.write(text)
-        return path
+    prefix = "carehub-e2e-kpi-conf-"
 
     def check(self, text):
         path = self.write(text)

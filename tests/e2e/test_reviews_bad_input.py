@@ -17,10 +17,7 @@ clear error, and nothing of a rejected event is kept.
 import datetime
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -74,35 +71,13 @@ courses = (
 """
 
 
-def run_daemon(args, timeout=30):
-    """Runs carehubd with args to completion; returns (exit status, stdout, stderr)."""
-    try:
-        cp = subprocess.run([h.CAREHUBD] + args, capture_output=True, text=True,
-                            timeout=timeout, env=h.tool_env(), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise h.HarnessError("carehubd %s still running after %ds" % (" ".join(args), timeout))
-    marker = h.sanitizer_report(cp.stdout + cp.stderr)
-    if marker:
-        raise h.HarnessError("sanitizer report (%s):\n%s" % (marker, cp.stderr[-4000:]))
-    return cp.returncode, cp.stdout, cp.stderr
+run_daemon = h.run_daemon
 
 
-class ConfigErrors(unittest.TestCase):
+class ConfigErrors(h.ConfigFileTestCase):
     """carehubd -n -c FILE on review settings that are wrong."""
 
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="carehub-e2e-reviews-conf-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def write(self, text):
-        """A configuration: the three required keys (lines 1-3), then text (from line 4)."""
-        path = os.path.join(self.dir, "carehubd.conf")
-        with open(path, "w") as f:
-            f.write('state_dir = "%s/state";\n'
-                    'api = { endpoint = "ipc://%s/api.sock"; };\n'
-                    'notify = { endpoint = "ipc://%s/notify.sock"; };\n' % ((self.dir,) * 3))
-            f.write(text)
-        return path
+    prefix = "carehub-e2e-reviews-conf-"
 
     def assertErrorAt(self, text, line, key, *reason_parts):
         """-n exits 1 with the error 'FILE:LINE: key: reason' where reason holds every
