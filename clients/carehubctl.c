@@ -10,8 +10,11 @@
  * each notification as one line of JSON).  kpi also writes CSV and the
  * Prometheus text format, from pure formatting functions (sparklines, CSV
  * quoting, label escaping, rounding) kept apart from the printing.
+ * calendar writes a manager's reviews as an iCalendar file (clients/calendar.h)
+ * from three requests, instead of printing one reply.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -21,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <zmq.h>
 
+#include "calendar.h"
 #include "client.h"
 #include "timefmt.h"
 #include "wire.h"
@@ -46,6 +51,10 @@
 /* watch: how long one wait lasts, and after how long a quiet spell the API is asked again. */
 #define CTL_WATCH_POLL_MS 1000
 #define CTL_WATCH_RECHECK_MS 5000
+/* calendar: how far ahead it looks by default, and what ends its UIDs by default. */
+#define CTL_CALENDAR_DAYS 28
+#define CTL_CALENDAR_DOMAIN "carehub.invalid"
+#define CTL_DOMAIN_MAX 253 /* the longest DNS name */
 
 enum exit_status {
     EXIT_OK = 0,
@@ -72,6 +81,8 @@ enum command_option {
     OPT_DEPTH = 1u << 14,
     OPT_CSV = 1u << 15,
     OPT_PROMETHEUS = 1u << 16,
+    OPT_OUTPUT = 1u << 17,
+    OPT_DOMAIN = 1u << 18,
 };
 
 struct options {
@@ -82,6 +93,7 @@ struct options {
     unsigned given; /* the command options given (enum command_option) */
     long long days, limit, after, count, advance, periods, depth;
     const char *manager_id, *team_id, *recipient_id, *by, *set, *metric, *period, *at;
+    const char *output, *domain;
 };
 
 static void
@@ -106,6 +118,13 @@ usage(FILE *out)
             "  overdue [--manager ID | --team ID] [--limit N]\n"
             "               what is past its date: for a manager's people, for a team and\n"
             "               its sub-teams, or, with neither, for the whole organisation\n"
+            "  calendar --manager ID [--days N] [--output FILE] [--domain DOMAIN]\n"
+            "               the manager's reviews as an iCalendar file, to import into\n"
+            "               Outlook, Google Calendar or Thunderbird: booked ones as\n"
+            "               all-day events, the others (overdue ones too) as to-dos;\n"
+            "               those due from today to N days ahead (0 to %d, default %d)\n"
+            "               and every overdue one; written to FILE (default: standard\n"
+            "               output), with UIDs ending in @DOMAIN (default %s)\n"
             "  person STAFF_ID\n"
             "               a staff member's reviews and actions, still to do and done,\n"
             "               and their absences\n"
@@ -146,15 +165,17 @@ usage(FILE *out)
             "  -n, --notify ENDPOINT    the daemon's notification socket, for watch\n"
             "                           (default: $%s)\n"
             "      --json               print the daemon's reply as JSON (watch: each\n"
-            "                           notification as one line of JSON)\n"
+            "                           notification as one line of JSON; not with\n"
+            "                           calendar)\n"
             "      --timeout SECONDS    how long to wait for each reply (default %g)\n"
             "  -h, --help               print this help\n"
             "\n"
             "Exit status: 0 success (watch: also when stopped by SIGINT or SIGTERM),\n"
             "1 the daemon answered with an error (such as not_found), 2 usage or\n"
-            "connection error, or no reply in time.\n",
-            CTL_DAYS_MAX, CTL_LIMIT_MAX, CTL_PERIODS_MAX, CLIENT_ENDPOINT_ENV,
-            CLIENT_NOTIFY_ENDPOINT_ENV, CTL_DEFAULT_TIMEOUT_S);
+            "connection error, no reply in time, or (calendar) the file cannot be written.\n",
+            CTL_DAYS_MAX, CTL_DAYS_MAX, CTL_CALENDAR_DAYS, CTL_CALENDAR_DOMAIN, CTL_LIMIT_MAX,
+            CTL_PERIODS_MAX, CLIENT_ENDPOINT_ENV, CLIENT_NOTIFY_ENDPOINT_ENV,
+            CTL_DEFAULT_TIMEOUT_S);
 }
 
 /*
@@ -1877,27 +1898,6 @@ build_clock(const struct session *session, cJSON *request)
 
 /* ---- watch ---- */
 
-/*
- * Blocks SIGINT and SIGTERM and returns a descriptor that becomes readable
- * when one arrives, for zmq_poll(); or a negative errno code.  Called before
- * any ZeroMQ context exists, so that ZeroMQ's threads inherit the blocked
- * signals and every one of them waits for the descriptor.
- */
-static int
-open_signal_fd(void)
-{
-    sigset_t signals;
-    int fd;
-
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &signals, NULL) < 0)
-        return -errno;
-    fd = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-}
-
 /* Prints one followed notification and flushes it, so that a reader sees it at once. */
 static int
 print_watched(const struct options *options, const cJSON *notification)
@@ -1999,6 +1999,240 @@ out:
     return status;
 }
 
+/* ---- calendar ---- */
+
+/*
+ * Sends request and waits for its reply, as run_request() does, but prints
+ * nothing but a failure.  Returns EXIT_OK with *reply the caller's, or the
+ * exit status of the failure.
+ */
+static int
+call_quietly(struct session *session, cJSON *request, cJSON **reply)
+{
+    char err[512];
+    int r;
+
+    *reply = NULL;
+    if (request == NULL) {
+        fprintf(stderr, "carehubctl: out of memory\n");
+        return EXIT_FAILURE_LOCAL;
+    }
+    r = client_call(session->client, request, session->options->timeout_ms, reply, err,
+                    sizeof(err));
+    cJSON_Delete(request);
+    if (r == 0)
+        return EXIT_OK;
+    fprintf(stderr, "carehubctl: %s\n", err);
+    cJSON_Delete(*reply);
+    *reply = NULL;
+    return r == -EREMOTEIO ? EXIT_DAEMON_ERROR : EXIT_FAILURE_LOCAL;
+}
+
+/* A request for op about the manager, with limit (0: none) and days (-1: none); NULL: no memory. */
+static cJSON *
+manager_request(struct session *session, const char *op, long long days, long long limit)
+{
+    cJSON *request = wire_request_new(op, ++session->next_id);
+
+    if (request == NULL || add_string(request, "manager_id", session->options->manager_id) < 0 ||
+        (days >= 0 && add_number(request, "days", days) < 0) ||
+        (limit > 0 && add_number(request, "limit", limit) < 0)) {
+        cJSON_Delete(request);
+        return NULL;
+    }
+    return request;
+}
+
+/*
+ * Moves the obligations of a due or overdue reply to the end of list, and
+ * says on stderr when the daemon listed only some of them.  Returns 0 or
+ * -ENOMEM.
+ */
+static int
+take_obligations(cJSON *list, cJSON *reply, const char *what)
+{
+    cJSON *obligations = cJSON_GetObjectItemCaseSensitive(reply, "obligations");
+    cJSON *item;
+
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "truncated")))
+        fprintf(stderr,
+                "carehubctl: warning: more than %d obligations are %s; the calendar holds the "
+                "first %d\n",
+                CTL_LIMIT_MAX, what, CTL_LIMIT_MAX);
+    if (!cJSON_IsArray(obligations))
+        return 0; /* calendar_build() says what is wrong with what it is given */
+    while ((item = cJSON_DetachItemFromArray(obligations, 0)) != NULL)
+        if (!cJSON_AddItemToArray(list, item)) {
+            cJSON_Delete(item);
+            return -ENOMEM;
+        }
+    return 0;
+}
+
+/* How many VEVENTs text holds: a line that begins one cannot occur inside a value. */
+static int
+count_events(const char *text)
+{
+    static const char line[] = "\r\nBEGIN:VEVENT\r\n";
+    int count = 0;
+
+    for (const char *p = strstr(text, line); p != NULL; p = strstr(p + 1, line))
+        count++;
+    return count;
+}
+
+/*
+ * Writes the len bytes of data to path so that readers see the old file or
+ * the new one whole, never a part: into a new file beside it, flushed to
+ * disk, then renamed over it.  The file gets the usual permissions (0666
+ * less the umask).  Returns 0 or a negative errno code; the new file is
+ * removed when anything fails.
+ */
+static int
+write_file_atomically(const char *path, const char *data, size_t len)
+{
+    size_t size = strlen(path) + sizeof(".XXXXXX");
+    char *temp = malloc(size);
+    bool created = false;
+    mode_t mask;
+    int fd = -1, r = 0;
+
+    if (temp == NULL)
+        return -ENOMEM;
+    snprintf(temp, size, "%s.XXXXXX", path);
+    fd = mkstemp(temp);
+    if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
+    created = true;
+    mask = umask(0);
+    umask(mask);
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fchmod(fd, 0666 & ~mask) < 0) {
+        r = -errno;
+        goto out;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, data + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            goto out;
+        }
+        done += (size_t)n;
+    }
+    if (fsync(fd) < 0) {
+        r = -errno;
+        goto out;
+    }
+    r = close(fd) < 0 ? -errno : 0;
+    fd = -1;
+    if (r == 0 && rename(temp, path) < 0)
+        r = -errno;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (r < 0 && created)
+        unlink(temp);
+    free(temp);
+    return r;
+}
+
+/* Writes the calendar to standard output, or to --output with a summary on stderr. */
+static int
+put_calendar(const struct options *options, const char *text, int count)
+{
+    int events = count_events(text);
+    int to_dos = count - events;
+    int r;
+
+    if (!(options->given & OPT_OUTPUT)) {
+        if (fwrite(text, 1, strlen(text), stdout) != strlen(text) || fflush(stdout) != 0) {
+            fprintf(stderr, "carehubctl: cannot write the calendar: %s\n", strerror(errno));
+            return EXIT_FAILURE_LOCAL;
+        }
+        return EXIT_OK;
+    }
+    r = write_file_atomically(options->output, text, strlen(text));
+    if (r < 0) {
+        fprintf(stderr, "carehubctl: cannot write %s: %s\n", options->output, strerror(-r));
+        return EXIT_FAILURE_LOCAL;
+    }
+    fprintf(stderr, "wrote %d %s (%d %s, %d %s) to %s\n", count, count == 1 ? "entry" : "entries",
+            events, events == 1 ? "event" : "events", to_dos, to_dos == 1 ? "to-do" : "to-dos",
+            options->output);
+    return EXIT_OK;
+}
+
+/*
+ * calendar: asks the daemon its time (clock), what is due (due) and what is
+ * overdue (overdue) for the manager, and the manager's name (staff; the id
+ * when the daemon does not know it), then writes the iCalendar file.
+ * Returns an exit status.
+ */
+static int
+run_calendar(struct session *session)
+{
+    const struct options *options = session->options;
+    const char *manager_id = options->manager_id;
+    cJSON *clock = NULL, *due = NULL, *overdue = NULL, *list = cJSON_CreateArray();
+    char *name = NULL, *text = NULL;
+    int64_t now_ms;
+    int count = 0, r, status;
+    char err[512];
+
+    if (list == NULL) {
+        fprintf(stderr, "carehubctl: out of memory\n");
+        return EXIT_FAILURE_LOCAL;
+    }
+    status = call_quietly(session, wire_request_new("clock", ++session->next_id), &clock);
+    if (status != EXIT_OK)
+        goto out;
+    if (wire_get_string(clock, "now") == NULL ||
+        timefmt_parse_rfc3339(wire_get_string(clock, "now"), &now_ms) < 0) {
+        fprintf(stderr, "carehubctl: the daemon's clock reply has no time (\"now\")\n");
+        status = EXIT_FAILURE_LOCAL;
+        goto out;
+    }
+    status = call_quietly(
+        session,
+        manager_request(session, "due",
+                        (options->given & OPT_DAYS) ? options->days : CTL_CALENDAR_DAYS,
+                        CTL_LIMIT_MAX),
+        &due);
+    if (status != EXIT_OK)
+        goto out;
+    status =
+        call_quietly(session, manager_request(session, "overdue", -1, CTL_LIMIT_MAX), &overdue);
+    if (status != EXIT_OK)
+        goto out;
+    status = EXIT_FAILURE_LOCAL;
+    /* Overdue first: the order the file lists them in, for a person reading it. */
+    if (take_obligations(list, overdue, "overdue") < 0 || take_obligations(list, due, "due") < 0) {
+        fprintf(stderr, "carehubctl: out of memory\n");
+        goto out;
+    }
+    name = look_up_name(session, "staff", "staff_id", manager_id);
+    r = calendar_build(list, name != NULL ? name : manager_id, now_ms,
+                       (options->given & OPT_DOMAIN) ? options->domain : CTL_CALENDAR_DOMAIN, &text,
+                       &count, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "carehubctl: cannot make the calendar: %s\n", err);
+        goto out;
+    }
+    status = put_calendar(options, text, count);
+out:
+    free(text);
+    free(name);
+    cJSON_Delete(list);
+    cJSON_Delete(overdue);
+    cJSON_Delete(due);
+    cJSON_Delete(clock);
+    return status;
+}
+
 /* ---- command line ---- */
 
 struct command {
@@ -2008,33 +2242,36 @@ struct command {
     const char *id_field; /* the request field the argument goes in; NULL: build() puts it */
     unsigned options;     /* the command options it takes */
     int (*build)(const struct session *session, cJSON *request); /* NULL: nothing more */
-    int (*print)(struct session *session, const cJSON *reply);   /* NULL: watch */
+    int (*print)(struct session *session, const cJSON *reply);   /* NULL: watch or run */
+    int (*run)(struct session *session); /* a command of several requests; NULL: one */
 };
 
 static const struct command commands[] = {
-    {"status", "status", NULL, NULL, 0, NULL, print_status},
-    {"staff", "staff ID", "ID", "staff_id", 0, NULL, print_staff},
-    {"team", "team ID", "ID", "team_id", 0, NULL, print_team},
-    {"reports", "reports ID", "ID", "manager_id", 0, NULL, print_reports},
+    {"status", "status", NULL, NULL, 0, NULL, print_status, NULL},
+    {"staff", "staff ID", "ID", "staff_id", 0, NULL, print_staff, NULL},
+    {"team", "team ID", "ID", "team_id", 0, NULL, print_team, NULL},
+    {"reports", "reports ID", "ID", "manager_id", 0, NULL, print_reports, NULL},
     {"due", "due MANAGER_ID [--days N] [--limit N]", "MANAGER_ID", "manager_id",
-     OPT_DAYS | OPT_LIMIT, build_due, print_due},
+     OPT_DAYS | OPT_LIMIT, build_due, print_due, NULL},
     {"overdue", "overdue [--manager ID | --team ID] [--limit N]", NULL, NULL,
-     OPT_MANAGER | OPT_TEAM | OPT_LIMIT, build_overdue, print_overdue},
-    {"person", "person STAFF_ID", "STAFF_ID", "staff_id", 0, NULL, print_person},
+     OPT_MANAGER | OPT_TEAM | OPT_LIMIT, build_overdue, print_overdue, NULL},
+    {"person", "person STAFF_ID", "STAFF_ID", "staff_id", 0, NULL, print_person, NULL},
     {"notifications", "notifications [--after SEQ] [--limit N] [--recipient ID]", NULL, NULL,
-     OPT_AFTER | OPT_LIMIT | OPT_RECIPIENT, build_notifications, print_notifications},
-    {"ack", "ack SEQ [--by STAFF_ID]", "SEQ", NULL, OPT_BY, build_ack, print_ack},
+     OPT_AFTER | OPT_LIMIT | OPT_RECIPIENT, build_notifications, print_notifications, NULL},
+    {"ack", "ack SEQ [--by STAFF_ID]", "SEQ", NULL, OPT_BY, build_ack, print_ack, NULL},
     {"watch", "watch [--recipient ID] [--after SEQ] [--count N]", NULL, NULL,
-     OPT_RECIPIENT | OPT_AFTER | OPT_COUNT, NULL, NULL},
+     OPT_RECIPIENT | OPT_AFTER | OPT_COUNT, NULL, NULL, NULL},
     {"clock", "clock [--set TIME | --advance SECONDS]", NULL, NULL, OPT_SET | OPT_ADVANCE,
-     build_clock, print_clock},
+     build_clock, print_clock, NULL},
     {"kpi",
      "kpi [--team ID] [--metric NAME] [--period PERIOD] [--at LABEL] [--periods N] "
      "[--depth N] [--csv | --prometheus]",
      NULL, NULL,
      OPT_TEAM | OPT_METRIC | OPT_PERIOD | OPT_AT | OPT_PERIODS | OPT_DEPTH | OPT_CSV |
          OPT_PROMETHEUS,
-     build_kpi, print_kpi},
+     build_kpi, print_kpi, NULL},
+    {"calendar", "calendar --manager ID [--days N] [--output FILE] [--domain DOMAIN]", NULL, NULL,
+     OPT_MANAGER | OPT_DAYS | OPT_OUTPUT | OPT_DOMAIN, NULL, NULL, run_calendar},
 };
 
 /* getopt_long() codes of the options without a short form. */
@@ -2058,6 +2295,8 @@ enum long_option {
     LONG_DEPTH,
     LONG_CSV,
     LONG_PROMETHEUS,
+    LONG_OUTPUT,
+    LONG_DOMAIN,
 };
 
 static const struct {
@@ -2081,6 +2320,8 @@ static const struct {
     {OPT_DEPTH, "--depth"},
     {OPT_CSV, "--csv"},
     {OPT_PROMETHEUS, "--prometheus"},
+    {OPT_OUTPUT, "--output"},
+    {OPT_DOMAIN, "--domain"},
 };
 
 static int
@@ -2136,6 +2377,28 @@ parse_id_option(const char *name, const char *text, const char **out)
     }
     *out = text;
     return 0;
+}
+
+/*
+ * A domain name for calendar UIDs: letters, digits, dots and hyphens, as a
+ * DNS name has, so that it needs no escaping in the file.
+ */
+static int
+parse_domain_option(const char *text, const char **out)
+{
+    size_t length = strlen(text);
+
+    if (length > 0 && length <= CTL_DOMAIN_MAX &&
+        strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
+            length) {
+        *out = text;
+        return 0;
+    }
+    fprintf(stderr,
+            "carehubctl: --domain wants a domain name such as rosewood.example (letters, "
+            "digits, dots and hyphens, at most %d), not \"%s\"\n",
+            CTL_DOMAIN_MAX, text);
+    return -EINVAL;
 }
 
 /* The period types of the kpi op, as --period takes them. */
@@ -2286,6 +2549,17 @@ parse_command_option(int code, const char *arg, struct options *options)
     case LONG_PROMETHEUS:
         options->given |= OPT_PROMETHEUS;
         return 0;
+    case LONG_OUTPUT:
+        options->given |= OPT_OUTPUT;
+        if (arg[0] == '\0') {
+            fprintf(stderr, "carehubctl: --output wants a file name, not an empty string\n");
+            return -EINVAL;
+        }
+        options->output = arg;
+        return 0;
+    case LONG_DOMAIN:
+        options->given |= OPT_DOMAIN;
+        return parse_domain_option(arg, &options->domain);
     case LONG_BY:
         options->given |= OPT_BY;
         return parse_id_option("--by", arg, &options->by);
@@ -2330,6 +2604,8 @@ parse_options(int argc, char **argv, struct options *options)
         {"depth", required_argument, NULL, LONG_DEPTH},
         {"csv", no_argument, NULL, LONG_CSV},
         {"prometheus", no_argument, NULL, LONG_PROMETHEUS},
+        {"output", required_argument, NULL, LONG_OUTPUT},
+        {"domain", required_argument, NULL, LONG_DOMAIN},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -2425,6 +2701,18 @@ check_command_options(const struct command *command, const struct options *optio
     }
     if ((options->given & OPT_AT) && (options->given & OPT_PERIOD))
         return check_at_for_period(options->at, options->period);
+    if (command->run == run_calendar && !(options->given & OPT_MANAGER)) {
+        fprintf(stderr, "carehubctl: calendar needs --manager ID (usage: carehubctl %s)\n",
+                command->synopsis);
+        return -EINVAL;
+    }
+    if (command->run == run_calendar && options->json) {
+        fprintf(stderr,
+                "carehubctl: --json does not go with calendar, which writes iCalendar "
+                "(usage: carehubctl %s)\n",
+                command->synopsis);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -2534,14 +2822,14 @@ main(int argc, char **argv)
                 CLIENT_ENDPOINT_ENV);
         goto out;
     }
-    if (command->print == NULL) {
+    if (command->print == NULL && command->run == NULL) {
         notify_endpoint = client_notify_endpoint(options.notify_endpoint);
         if (notify_endpoint == NULL) {
             fprintf(stderr, "carehubctl: no notification endpoint: use -n ENDPOINT or set %s\n",
                     CLIENT_NOTIFY_ENDPOINT_ENV);
             goto out;
         }
-        signal_fd = open_signal_fd();
+        signal_fd = client_open_signal_fd();
         if (signal_fd < 0) {
             fprintf(stderr, "carehubctl: cannot watch for signals: %s\n", strerror(-signal_fd));
             goto out;
@@ -2551,7 +2839,9 @@ main(int argc, char **argv)
         fprintf(stderr, "carehubctl: %s\n", err);
         goto out;
     }
-    if (command->print == NULL)
+    if (command->run != NULL)
+        status = command->run(&session);
+    else if (command->print == NULL)
         status = run_watch(&session, notify_endpoint, signal_fd);
     else
         status = run_request(command, &session);

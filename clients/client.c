@@ -1,10 +1,12 @@
 #include "client.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 
 #include <zmq.h>
@@ -777,4 +779,19 @@ client_follower_next(struct client_follower *follower, cJSON **out)
     *out = cJSON_DetachItemViaPointer(follower->held, follower->held->child);
     follower->taken_seq = seq_of(*out);
     return 1;
+}
+
+int
+client_open_signal_fd(void)
+{
+    sigset_t signals;
+    int fd;
+
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &signals, NULL) < 0)
+        return -errno;
+    fd = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
 }

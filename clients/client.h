@@ -122,6 +122,14 @@ int client_receive(struct client *client, char **body, size_t *len);
  */
 int client_request(struct client *client, const cJSON *request, int timeout_ms, cJSON **reply);
 
+/*
+ * Blocks SIGINT and SIGTERM and returns a descriptor that becomes readable
+ * when one arrives, for zmq_poll(); or a negative errno code.  Call it
+ * before any ZeroMQ context exists, so that ZeroMQ's threads inherit the
+ * blocked signals and every one of them waits for the descriptor.
+ */
+int client_open_signal_fd(void);
+
 /* Milliseconds on the monotonic clock, for deadlines and intervals. */
 int64_t client_now_ms(void);
 

@@ -442,6 +442,28 @@ api_op_person(struct daemon *daemon, const struct bus_route *route, const cJSON 
     api_send_reply(daemon, route, reply);
 }
 
+/*
+ * "message": the text without the closing sentence that gives the policy
+ * link, for delivery tools that show the link apart (an HTML link, say).
+ */
+static void
+add_message(cJSON *object, const struct notification *n)
+{
+    size_t length = strlen(n->text);
+    size_t suffix = n->policy[0] != '\0' ? strlen(OBLIGATIONS_POLICY_LEAD) + strlen(n->policy) : 0;
+
+    if (suffix != 0 && suffix <= length &&
+        strncmp(n->text + length - suffix, OBLIGATIONS_POLICY_LEAD,
+                strlen(OBLIGATIONS_POLICY_LEAD)) == 0 &&
+        strcmp(n->text + length - strlen(n->policy), n->policy) == 0)
+        length -= suffix;
+    char *message = strndup(n->text, length);
+    if (message == NULL)
+        return; /* cJSON's own allocations fail the reply alike; it goes without */
+    cJSON_AddStringToObject(object, "message", message);
+    free(message);
+}
+
 static int
 add_notification(void *context, const struct notification *n)
 {
@@ -464,7 +486,12 @@ add_notification(void *context, const struct notification *n)
     timefmt_format_rfc3339(n->created_ms, when, sizeof(when));
     cJSON_AddStringToObject(object, "created_at", when);
     cJSON_AddStringToObject(object, "text", n->text);
+    add_message(object, n);
     api_add_optional(object, "policy", n->policy);
+    if (n->obligation_id > 0)
+        cJSON_AddNumberToObject(object, "obligation_id", (double)n->obligation_id);
+    else
+        cJSON_AddNullToObject(object, "obligation_id"); /* a KPI alert */
     if (n->acked_ms != 0) {
         timefmt_format_rfc3339(n->acked_ms, when, sizeof(when));
         cJSON_AddStringToObject(object, "acked_at", when);
@@ -555,6 +582,12 @@ reply_clock(struct daemon *daemon, const struct bus_route *route, const cJSON *i
     cJSON_AddStringToObject(reply, "now", when);
     cJSON_AddBoolToObject(reply, "test_clock", daemon->clock.test);
     api_add_day(reply, "today", schedule_local_day(now));
+    schedule_format_local_time(now, when, sizeof(when));
+    cJSON_AddStringToObject(reply, "local_time", when);
+    cJSON_AddBoolToObject(
+        reply, "working_day",
+        schedule_is_working_day(&daemon->config.kinds.calendar, schedule_local_day(now)));
+    cJSON_AddStringToObject(reply, "timezone", daemon->config.timezone);
     if (next != 0) {
         timefmt_format_rfc3339(next, when, sizeof(when));
         cJSON_AddStringToObject(reply, "next_action_at", when);

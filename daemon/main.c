@@ -326,7 +326,7 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
     int r, status = 1;
 
     memset(&daemon, 0, sizeof(daemon));
-    log_init(LOG_INFO);
+    log_init("carehubd", LOG_INFO);
     if (config_load(path, &daemon.config, &errors) < 0) {
         for (int i = 0; i < errors.count && i < CONFIG_MAX_ERRORS; i++)
             log_error("%s", errors.text[i]);

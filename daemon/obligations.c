@@ -1512,7 +1512,7 @@ obligations_text(const struct notification *n, const char *subject_name, const c
     }
     used = strlen(buf);
     if (n->policy[0] != '\0' && used < size)
-        snprintf(buf + used, size - used, " Your organisation's guidance: %s", n->policy);
+        snprintf(buf + used, size - used, "%s%s", OBLIGATIONS_POLICY_LEAD, n->policy);
 }
 
 static int

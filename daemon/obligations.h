@@ -83,6 +83,9 @@ const struct obligations_notice *obligations_notices(const struct obligations *o
 /* Actions sent and recorded as missed since the obligations were created. */
 void obligations_counts(const struct obligations *obligations, uint64_t *sent, uint64_t *missed);
 
+/* How a notification's text introduces the policy link that ends it. */
+#define OBLIGATIONS_POLICY_LEAD " Your organisation's guidance: "
+
 /*
  * Writes the plain-English text of a notification into buf: what, for whom,
  * when it is due or how overdue, and what to do.  Pure; exposed for tests.

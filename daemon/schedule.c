@@ -1,6 +1,7 @@
 #include "schedule.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "timefmt.h"
@@ -162,6 +163,20 @@ schedule_local_day(int64_t unix_ms)
     if (localtime_r(&when, &local) == NULL)
         return floor_div(unix_ms, (int64_t)SECONDS_PER_DAY * 1000);
     return timefmt_days_from_civil(local.tm_year + 1900, local.tm_mon + 1, local.tm_mday);
+}
+
+void
+schedule_format_local_time(int64_t unix_ms, char *buf, size_t size)
+{
+    time_t when = (time_t)floor_div(unix_ms, 1000);
+    struct tm local;
+
+    if (localtime_r(&when, &local) == NULL) {
+        int64_t minute = floor_div(unix_ms, 60000) % (24 * 60);
+        snprintf(buf, size, "%02d:%02d", (int)(minute / 60), (int)(minute % 60));
+        return;
+    }
+    snprintf(buf, size, "%02d:%02d", local.tm_hour, local.tm_min);
 }
 
 /* The counts the configuration bounds, bounded again so that no array is read past its end. */

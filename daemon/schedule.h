@@ -42,6 +42,7 @@
 #define CAREHUB_SCHEDULE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kinds.h"
@@ -79,6 +80,12 @@ int64_t schedule_local_ms(int64_t day, int minute);
 
 /* The local day that contains the Unix time unix_ms. */
 int64_t schedule_local_day(int64_t unix_ms);
+
+/*
+ * Writes the local time of day at the Unix time unix_ms into buf, as
+ * "HH:MM" on the 24-hour clock (what the organisation's clocks show then).
+ */
+void schedule_format_local_time(int64_t unix_ms, char *buf, size_t size);
 
 /* What an obligation has already had. */
 struct schedule_progress {

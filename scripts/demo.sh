@@ -92,10 +92,48 @@ echo
 echo "== carehubctl kpi --team T-HOME --metric supervision_compliance   (worked out from the reviews)"
 build/carehubctl kpi --team T-HOME --metric supervision_compliance
 echo
+echo "== carehubctl calendar --manager S002   (Tom's reviews to arrange, as an iCalendar file)"
+build/carehubctl calendar --manager S002 --output "$state/S002.ics"
+grep -E '^(BEGIN:V(EVENT|TODO)|SUMMARY|DTSTART|DUE)' "$state/S002.ics" | head -12
+echo
+
+# carehub-notify, emailing every notification at once (the digest off, so
+# that the demo need not wait for digest time) to a test mail server on this
+# machine that prints what it receives.
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 tests/e2e/smtp_server.py --port "$port" --print > "$state/mail.log" 2>&1 &
+mailer=$!
+sed -e "s|ipc:///run/carehub/|ipc://$state/|" \
+    -e "s|^state_file = .*|state_file = \"$state/carehub-notify.db\";|" \
+    -e "s|url = \"smtp://mail.example.org:587\";|url = \"smtp://127.0.0.1:$port\";|" \
+    -e 's|tls = "starttls";|tls = "none";|' \
+    -e 's|enabled = true;|enabled = false;|' \
+    -e 's|^organisation = .*|organisation = "Rosewood Care Home";|' \
+    conf/carehub-notify.conf > "$state/carehub-notify.conf"
+rm -f "$state/carehub-notify.db"*
+build/carehub-notify -n -c "$state/carehub-notify.conf"
+build/carehub-notify -c "$state/carehub-notify.conf" 2> "$state/carehub-notify.log" &
+notifier=$!
+trap 'kill -TERM $notifier $mailer $daemon 2>/dev/null; wait $notifier $mailer $daemon 2>/dev/null || true' EXIT
+last=$(build/carehubctl notifications --json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["last_seq"])')
+for _ in $(seq 100); do
+    done_seq=$(sqlite3 "$state/carehub-notify.db" "SELECT cursor FROM progress" 2>/dev/null || echo 0)
+    [ "${done_seq:-0}" -ge "$last" ] && break
+    kill -0 $notifier 2>/dev/null || { cat "$state/carehub-notify.log"; exit 1; }
+    sleep 0.1
+done
+echo "== carehub-notify emailed the $last notifications; the test mail server received:"
+grep '^Subject:' "$state/mail.log" | sort | uniq -c
+echo
+echo "== the first of them, as the manager reads it"
+awk '/^To:/ { n++ } n == 1' "$state/mail.log" | sed '/^-----/q'
+echo
+
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
     exit 0
 fi
-echo "carehubd is running (log: $state/carehubd.log). Try, in another terminal:"
+echo "carehubd is running (log: $state/carehubd.log), and carehub-notify (log:"
+echo "$state/carehub-notify.log; the mail it sends: $state/mail.log). Try, in another terminal:"
 echo "  export CAREHUB_ENDPOINT=$CAREHUB_ENDPOINT"
 echo "  export CAREHUB_NOTIFY_ENDPOINT=$CAREHUB_NOTIFY_ENDPOINT"
 echo "  build/carehubctl due S003 --days 90"
@@ -104,6 +142,6 @@ echo "  build/carehubctl notifications"
 echo "  build/carehubctl watch"
 echo "  build/carehubctl kpi --metric sickness_absence_rate --period quarter --periods 4"
 echo "  build/carehubctl kpi --prometheus"
-echo "docs/reviews.md explains the reminders and escalations."
+echo "docs/reviews.md explains the reminders and escalations; docs/notify.md the emails."
 echo "Press Ctrl-C to stop it."
 wait $daemon

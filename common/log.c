@@ -14,16 +14,18 @@
 static struct {
     bool journal;
     int max_level;
-} logger = {false, LOG_INFO};
+    const char *program;
+} logger = {false, LOG_INFO, "carehubd"};
 
 static const char *const level_names[] = {"emerg", "alert", "crit", "error",
                                           "warn",  "note",  "info", "debug"};
 
 void
-log_init(int max_level)
+log_init(const char *program, int max_level)
 {
     logger.journal = getenv("JOURNAL_STREAM") != NULL;
     logger.max_level = max_level;
+    logger.program = program;
 }
 
 void
@@ -51,8 +53,9 @@ log_msg(int level, const char *fmt, ...)
         clock_gettime(CLOCK_REALTIME, &now);
         localtime_r(&now.tv_sec, &tm);
         used = (int)strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-        used += snprintf(line + used, sizeof(line) - (size_t)used,
-                         ".%03ld carehubd %s: ", now.tv_nsec / 1000000, level_names[level]);
+        used +=
+            snprintf(line + used, sizeof(line) - (size_t)used,
+                     ".%03ld %s %s: ", now.tv_nsec / 1000000, logger.program, level_names[level]);
     }
     va_start(ap, fmt);
     vsnprintf(line + used, sizeof(line) - (size_t)used, fmt, ap);
