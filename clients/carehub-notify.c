@@ -352,17 +352,17 @@ send_message(struct notifier *n, const char *address, const char *to_name, const
 static int
 park(struct notifier *n, const cJSON *notification, const char *reason)
 {
+    const char *recipient_id = text_of(notification, "recipient_id", "?");
     int r;
 
     if (n->config.fallback == NULL)
-        log_warning("notification %lld for %s could not be delivered: they %s, and no "
+        log_warning("notification %lld for %s could not be delivered: %s %s, and no "
                     "mail.fallback is set; its text: %s",
-                    (long long)seq_of(notification), text_of(notification, "recipient_id", "?"),
-                    reason, text_of(notification, "text", ""));
+                    (long long)seq_of(notification), recipient_id, recipient_id, reason,
+                    text_of(notification, "text", ""));
     else
-        log_notice("notification %lld for %s goes to the fallback report: they %s",
-                   (long long)seq_of(notification), text_of(notification, "recipient_id", "?"),
-                   reason);
+        log_notice("notification %lld for %s goes to the fallback report: %s %s",
+                   (long long)seq_of(notification), recipient_id, recipient_id, reason);
     if ((r = notify_state_begin(n->state)) < 0 ||
         (n->config.fallback != NULL &&
          (r = notify_state_queue_undeliverable(n->state, notification, reason)) < 0) ||
@@ -373,15 +373,17 @@ park(struct notifier *n, const cJSON *notification, const char *reason)
 }
 
 /*
- * What to do after a failed send: -EAGAIN and -EIO wait and try again
- * (returned as -EAGAIN); -EPERM and -EINVAL are for good (returned as
- * -ENOENT with why filled in).
+ * What to do after a failed send: -EAGAIN and -EIO (a relay that cannot be
+ * reached, or a setting to fix) wait and try again (returned as -EAGAIN);
+ * -EPERM (the address refused), -EBADMSG (the message refused) and -EINVAL
+ * are for good, so that one message cannot hold up every later one
+ * (returned as -ENOENT with why filled in).
  */
 static int
 after_failure(struct notifier *n, int r, const char *what, const char *address, const char *err,
               char *why, size_t why_size)
 {
-    if (r == -EPERM || r == -EINVAL) {
+    if (r == -EPERM || r == -EINVAL || r == -EBADMSG) {
         log_warning("%s to %s was refused for good: %s", what, address, err);
         snprintf(why, why_size, "could not be emailed at %s: %s", address, err);
         return -ENOENT;
@@ -552,15 +554,17 @@ park_digest(struct notifier *n, const char *recipient_id, const cJSON *items, in
     const cJSON *item;
     int r;
 
-    log_notice("the digest for %s goes to the fallback report: they %s", recipient_id, why);
+    log_notice("the digest for %s goes to the fallback report: %s %s", recipient_id, recipient_id,
+               why);
     if ((r = notify_state_begin(n->state)) < 0)
         return state_failed(n, r);
     cJSON_ArrayForEach(item, items)
     {
         if (n->config.fallback == NULL)
-            log_warning("notification %lld for %s could not be delivered: they %s, and no "
+            log_warning("notification %lld for %s could not be delivered: %s %s, and no "
                         "mail.fallback is set; its text: %s",
-                        (long long)seq_of(item), recipient_id, why, text_of(item, "text", ""));
+                        (long long)seq_of(item), recipient_id, recipient_id, why,
+                        text_of(item, "text", ""));
         else if ((r = notify_state_queue_undeliverable(n->state, item, why)) < 0)
             return state_failed(n, r);
     }
@@ -908,7 +912,9 @@ main(int argc, char **argv)
         default:
             if (optopt != 0 && strchr("ct", optopt) != NULL)
                 fprintf(stderr, "carehub-notify: -%c needs a value\n", optopt);
-            else
+            else if (optopt != 0)
+                fprintf(stderr, "carehub-notify: unknown option -%c\n", optopt);
+            else /* an unknown long option: getopt has moved past it */
                 fprintf(stderr, "carehub-notify: unknown option %s\n", argv[optind - 1]);
             usage(stderr);
             return EXIT_USAGE;

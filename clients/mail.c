@@ -1013,6 +1013,9 @@ transfer_failure(struct mail_relay *relay, const struct mail_message *message, C
     if (is_tls_failure(rc))
         return fail(err, err_size, -EIO, "relay %s: TLS failed: %s%s", relay->display_url, detail,
                     said);
+    if (code >= 500 && code < 600 && (relay->stage == STAGE_DATA || relay->stage == STAGE_CONTENT))
+        return fail(err, err_size, -EBADMSG, "relay %s refused the message: %s%s",
+                    relay->display_url, detail, said);
     if (code >= 500 && code < 600)
         return fail(err, err_size, -EIO, "relay %s refused the message: %s%s", relay->display_url,
                     detail, said);

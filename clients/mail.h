@@ -14,8 +14,11 @@
  *               dropped the connection, or answered 4xx;
  *   -EPERM      the relay refused this recipient for good (5xx to RCPT TO):
  *               retrying will not help, the address is wrong;
- *   -EIO        the relay refused the message for good (another 5xx), or TLS
- *               or authentication failed (a configuration fault);
+ *   -EBADMSG    the relay refused this message for good (5xx to DATA or to
+ *               the message's content): sending it again will not help;
+ *   -EIO        a configuration fault: TLS or authentication failed, or the
+ *               relay refused the sender or the session (another 5xx);
+ *               fixing the settings or the relay helps, so try again later;
  *   -EINVAL     the message itself is malformed (an address with CR or LF,
  *               a missing field);
  *   -ENOMEM.

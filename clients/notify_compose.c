@@ -543,9 +543,16 @@ notify_compose_fallback(const cJSON *undeliverable, const struct notify_envelope
             goto done;
         count++;
     }
-    if (cJSON_AddNumberToObject(data, "count", count) == NULL ||
-        cJSON_AddNumberToObject(data, "people_count", cJSON_GetArraySize(people)) == NULL)
-        goto done;
+    {
+        int people_count = cJSON_GetArraySize(people);
+        char summary[64];
+        snprintf(summary, sizeof(summary), "%d for %d %s", count, people_count,
+                 people_count == 1 ? "person" : "people");
+        if (cJSON_AddNumberToObject(data, "count", count) == NULL ||
+            cJSON_AddNumberToObject(data, "people_count", people_count) == NULL ||
+            !add_text(data, "summary", summary))
+            goto done;
+    }
     *out = data;
     data = NULL;
     r = 0;

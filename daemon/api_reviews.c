@@ -107,6 +107,13 @@ obligation_json(struct daemon *daemon, const struct obligation *o, const char *n
         cJSON_AddStringToObject(object, "name", name);
     cJSON_AddStringToObject(object, "kind", o->kind);
     cJSON_AddStringToObject(object, "what", what);
+    {
+        const struct kind *kind = kinds_find(&daemon->config.kinds, o->kind);
+        if (kind != NULL && kind->policy != NULL)
+            cJSON_AddStringToObject(object, "policy", kind->policy);
+        else
+            cJSON_AddNullToObject(object, "policy");
+    }
     api_add_optional(object, "item", o->item);
     api_add_optional(object, "step", o->step);
     api_add_day(object, "due", o->due_day);

@@ -4,7 +4,7 @@
  * All --count messages go through one relay handle, so that a test can see
  * the connection being reused.  Each message gets its own Message-ID and
  * the current time as its Date.  Exit codes: 0 when every message was
- * accepted; 10 for -EAGAIN, 11 for -EPERM, 12 for -EIO, 13 for -EINVAL
+ * accepted; 10 for -EAGAIN, 11 for -EPERM, 12 for -EIO, 13 for -EINVAL, 14 for -EBADMSG
  * (the first failure stops the run and is printed as "mail-send: <err>");
  * 1 for anything else, 2 for a usage error.
  */
@@ -33,6 +33,7 @@ enum {
     EXIT_REFUSED = 11,
     EXIT_IO = 12,
     EXIT_INVALID = 13,
+    EXIT_REJECTED = 14,
 };
 
 enum {
@@ -84,6 +85,8 @@ exit_code(int r)
         return EXIT_IO;
     case -EINVAL:
         return EXIT_INVALID;
+    case -EBADMSG:
+        return EXIT_REJECTED;
     default:
         return EXIT_FAILURE;
     }

@@ -267,7 +267,7 @@ test_builtin_immediate_alert_and_fallback(void **state)
     rendered_free(&message);
 
     message = render_sample(fixture, NOTIFY_FALLBACK);
-    assert_string_equal(message.subject, "Reminders that could not be delivered: 1 for 1 people");
+    assert_string_equal(message.subject, "Reminders that could not be delivered: 1 for 1 person");
     assert_contains(message.text, "(S002): has no email address in the staff directory\n  - "
                                   "Supervision for Marek Nowak is due.");
     assert_lacks(message.text, "{{");

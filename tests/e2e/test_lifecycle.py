@@ -245,6 +245,12 @@ class Lifecycle(unittest.TestCase):
         while daemon.status()["queue"] == {"waiting_events": 0, "in_flight_events": 0}:
             self.assertLess(time.monotonic(), end, "the publish never reached the writer")
         daemon.signal(signal.SIGTERM)
+        # The signal is handled on the daemon's loop, asynchronously: wait for
+        # its log line, so that the late request surely comes after it.
+        end = time.monotonic() + 10
+        while "refusing new requests" not in daemon.run_stderr():
+            self.assertLess(time.monotonic(), end, "SIGTERM was never handled")
+            time.sleep(0.01)  # polling interval of a deadline wait
         with daemon.client() as late:
             reply = late.request({"op": "status"})
         self.assertFalse(reply["ok"], reply)

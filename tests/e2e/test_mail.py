@@ -21,7 +21,7 @@ from smtp_server import SmtpServer  # noqa: E402
 
 MAIL_SEND = os.path.join(h.BIN_DIR, "mail-send")
 
-EXIT_AGAIN, EXIT_REFUSED, EXIT_IO, EXIT_INVALID = 10, 11, 12, 13
+EXIT_AGAIN, EXIT_REFUSED, EXIT_IO, EXIT_INVALID, EXIT_REJECTED = 10, 11, 12, 13, 14
 
 SENDER = "carehub@example.org"
 MANAGER = "siobhan.manager@example.org"
@@ -335,7 +335,7 @@ class Refusals(MailTestCase):
     def test_message_refused_at_the_end_of_data(self):
         relay = self.relay()
         relay.on_data = lambda envelope: "554 5.6.0 content rejected"
-        self.assertExit(send(relay.url), EXIT_IO, r'"554 5\.6\.0 content rejected"')
+        self.assertExit(send(relay.url), EXIT_REJECTED, r'"554 5\.6\.0 content rejected"')
         relay.on_data = lambda envelope: "452 4.3.1 insufficient storage"
         self.assertExit(send(relay.url), EXIT_AGAIN, r'"452 4\.3\.1 insufficient storage"')
         self.assertEqual(relay.accepted_count, 0)

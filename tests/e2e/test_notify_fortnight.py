@@ -172,7 +172,7 @@ Rosewood House
 # (day, to, subject, strings the plain text must hold (or the whole text))
 EXPECTED = [
     ("2026-03-09", LEON, "Staff reviews to look at: Monday 9 March 2026", DIGEST_9),
-    ("2026-03-09", HR, "Reminders that could not be delivered: 1 for 1 people",
+    ("2026-03-09", HR, "Reminders that could not be delivered: 1 for 1 person",
      ["Lena Novak (L2): has no email address in the staff directory",
       "  - Supervision for Colin Moss is due on Monday 16 March 2026 (in 7 days)."]),
     ("2026-03-11", LEON, "Day team: a team figure is now red",
@@ -182,11 +182,11 @@ EXPECTED = [
     ("2026-03-13", LEON, "Staff reviews to look at: Friday 13 March 2026",
      ["COMING UP: please book these in",
       "  - Supervision for Cara Jones is due on Monday 16 March 2026 (in 3 days)."]),
-    ("2026-03-13", HR, "Reminders that could not be delivered: 1 for 1 people",
+    ("2026-03-13", HR, "Reminders that could not be delivered: 1 for 1 person",
      ["Lena Novak (L2): has no email address in the staff directory",
       "  - Supervision for Colin Moss is due on Monday 16 March 2026 (in 3 days)."]),
     ("2026-03-18", LEON, "Staff reviews to look at: Wednesday 18 March 2026", DIGEST_18),
-    ("2026-03-18", HR, "Reminders that could not be delivered: 1 for 1 people",
+    ("2026-03-18", HR, "Reminders that could not be delivered: 1 for 1 person",
      ["Lena Novak (L2): has no email address in the staff directory",
       "  - Supervision for Colin Moss is 1 day overdue: it was due on Monday 16 March 2026."]),
     ("2026-03-19", RITA, "Overdue: Supervision for Cara Jones",
@@ -291,6 +291,57 @@ class FortnightTest(unittest.TestCase):
         # What was killed was sent again once: the relay refused it then.
         self.assertEqual(len(self.killed), 1)
         self.assertEqual(len(self.smtp.rejected), 1)
+
+
+
+class CalendarAttachmentTest(unittest.TestCase):
+    """With digest.attach_calendar, the digest carries the manager's calendar:
+    C1's supervision, booked for Friday 13 March, as an event; C2's, not
+    booked, as a to-do due on Monday 16 March."""
+
+    def test_digest_carries_the_calendar(self):
+        smtp = smtp_server.SmtpServer().start()
+        self.addCleanup(smtp.stop)
+        daemon = h.Daemon(extra_config=CONFIG, test_clock="2026-03-02T06:00:00Z").start()
+        self.addCleanup(daemon.close)
+        api = daemon.client()
+        settings = dict(NOTIFY)
+        settings["digest.attach_calendar"] = True
+        notifier = nt.Notifier(daemon, smtp, settings).start()
+        self.addCleanup(notifier.close)
+        api.request({"op": "clock", "set": "2026-03-02T07:00:00Z"})
+        events = EVENTS["2026-03-02"] + [
+            ev("review.booked", {"staff_id": "C1", "kind": "supervision", "date": "2026-03-13"})]
+        r = h.run_tool(h.CAREHUB_PUB, [], endpoint=daemon.api,
+                       input="\n".join(json.dumps(e) for e in events) + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Friday 6 March: the reminder for the booked date (7 days ahead).
+        api.request({"op": "clock", "set": "2026-03-06T09:05:00Z"})
+        notifier.wait_cursor(api.request({"op": "notifications", "after": 0,
+                                          "limit": 1})["last_seq"])
+        api.request({"op": "clock", "set": "2026-03-06T16:05:00Z"})
+        notifier.wait_round("2026-03-06")
+        leon = [m for m in smtp.messages if m.rcpt_tos == [LEON]]
+        self.assertEqual(len(leon), 1)
+        digest = leon[0]
+        self.assertIn("Supervision for Cara Jones is booked for Friday 13 March 2026",
+                      digest.text)
+        self.assertIn("The attached calendar file (reviews.ics)", digest.text)
+        self.assertEqual([(a.filename, a.content_type) for a in digest.attachments],
+                         [("reviews.ics", "text/calendar")])
+        ics = digest.attachments[0].data.decode("utf-8").replace("\r\n ", "")
+        lines = ics.split("\r\n")
+        self.assertEqual(lines[0], "BEGIN:VCALENDAR")
+        self.assertEqual(lines.count("BEGIN:VEVENT"), 1)
+        self.assertEqual(lines.count("BEGIN:VTODO"), 1)
+        self.assertIn("SUMMARY:Supervision: Cara Jones", lines)
+        self.assertIn("DTSTART;VALUE=DATE:20260313", lines)
+        self.assertIn("SUMMARY:Supervision: Dev Patel", lines)
+        self.assertIn("DUE;VALUE=DATE:20260316", lines)
+        self.assertIn("URL:" + POLICY, lines)
+        uids = [line for line in lines if line.startswith("UID:carehub-obligation-")]
+        self.assertEqual(len(uids), 2)
+        self.assertTrue(all(u.endswith("@example.org") for u in uids), uids)
 
 
 if __name__ == "__main__":
