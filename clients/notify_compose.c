@@ -57,21 +57,13 @@ notify_compose_is_immediate(const struct notify_config *config, const cJSON *not
 void
 notify_compose_format_day(const char *day, char *buf, size_t size)
 {
-    static const char *const weekdays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
-                                           "Friday", "Saturday", "Sunday"};
-    static const char *const months[] = {"January",   "February", "March",    "April",
-                                         "May",       "June",     "July",     "August",
-                                         "September", "October",  "November", "December"};
     struct civil_date date;
 
     if (day == NULL || timefmt_parse_date(day, &date) < 0) {
         snprintf(buf, size, "%s", day != NULL ? day : "");
         return;
     }
-    int64_t days = timefmt_days_from_civil(date.year, date.month, date.day);
-    int weekday = (int)(((days % 7) + 7 + 3) % 7); /* 1970-01-01 was a Thursday */
-    snprintf(buf, size, "%s %d %s %d", weekdays[weekday], date.day, months[date.month - 1],
-             date.year);
+    timefmt_format_day_long(timefmt_days_from_civil(date.year, date.month, date.day), buf, size);
 }
 
 static void

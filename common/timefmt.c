@@ -183,3 +183,20 @@ timefmt_format_rfc3339(int64_t unix_ms, char *buf, size_t size)
              date.day, second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60, millis);
     return 0;
 }
+
+void
+timefmt_format_day_long(int64_t day, char *buf, size_t size)
+{
+    static const char *const weekdays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                           "Friday", "Saturday", "Sunday"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
+    struct civil_date date;
+    /* 1970-01-01 was a Thursday (3, counting Monday as 0). */
+    int weekday = (int)(((day % 7) + 7 + 3) % 7);
+
+    timefmt_civil_from_days(day, &date);
+    snprintf(buf, size, "%s %d %s %d", weekdays[weekday], date.day, months[date.month - 1],
+             date.year);
+}

@@ -58,4 +58,10 @@ int timefmt_parse_rfc3339(const char *text, int64_t *unix_ms);
  */
 int timefmt_format_rfc3339(int64_t unix_ms, char *buf, size_t size);
 
+/*
+ * Writes a day (days since 1970-01-01) the way people write it in a letter,
+ * "Monday 9 March 2026", into buf of size bytes (cut short when too small).
+ */
+void timefmt_format_day_long(int64_t day, char *buf, size_t size);
+
 #endif

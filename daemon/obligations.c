@@ -143,21 +143,6 @@ text_day(const char *text)
 /* Rejects the event being applied: *error says why, and obligations_apply() returns 1. */
 #define reject(...) (event_reject(__VA_ARGS__), 1)
 
-void
-obligations_format_day(int64_t day, char *buf, size_t size)
-{
-    static const char *const weekdays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
-                                           "Friday", "Saturday", "Sunday"};
-    static const char *const months[] = {"January",   "February", "March",    "April",
-                                         "May",       "June",     "July",     "August",
-                                         "September", "October",  "November", "December"};
-    struct civil_date date;
-
-    timefmt_civil_from_days(day, &date);
-    snprintf(buf, size, "%s %d %s %d", weekdays[schedule_weekday(day)], date.day,
-             months[date.month - 1], date.year);
-}
-
 static int
 staff_get(struct obligations *obligations, const char *staff_id, struct dir_staff *out)
 {
@@ -1452,9 +1437,9 @@ obligations_text(const struct notification *n, const char *subject_name, const c
     int64_t target = n->due_day;
     size_t used;
 
-    obligations_format_day(n->due_day, due, sizeof(due));
+    timefmt_format_day_long(n->due_day, due, sizeof(due));
     if (n->booked_day != STORE_NO_DAY) {
-        obligations_format_day(n->booked_day, booked, sizeof(booked));
+        timefmt_format_day_long(n->booked_day, booked, sizeof(booked));
         if (n->booked_day < target)
             target = n->booked_day;
     }

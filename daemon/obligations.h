@@ -108,7 +108,4 @@ int obligations_alert(struct obligations *obligations, const char *team_id,
                       const char (*roles)[KIND_NAME_MAX + 1], int role_count,
                       struct notification *n);
 
-/* Writes a day as "Monday 2 March 2026". */
-void obligations_format_day(int64_t day, char *buf, size_t size);
-
 #endif

@@ -1543,17 +1543,17 @@ test_format_day(void **state)
     char buf[64];
 
     (void)state;
-    obligations_format_day(DAY(2026, 2, 2), buf, sizeof(buf));
+    timefmt_format_day_long(DAY(2026, 2, 2), buf, sizeof(buf));
     assert_string_equal(buf, "Monday 2 February 2026");
-    obligations_format_day(DAY(2024, 2, 29), buf, sizeof(buf));
+    timefmt_format_day_long(DAY(2024, 2, 29), buf, sizeof(buf));
     assert_string_equal(buf, "Thursday 29 February 2024");
-    obligations_format_day(DAY(2026, 12, 31), buf, sizeof(buf));
+    timefmt_format_day_long(DAY(2026, 12, 31), buf, sizeof(buf));
     assert_string_equal(buf, "Thursday 31 December 2026");
-    obligations_format_day(0, buf, sizeof(buf));
+    timefmt_format_day_long(0, buf, sizeof(buf));
     assert_string_equal(buf, "Thursday 1 January 1970");
-    obligations_format_day(DAY(2026, 7, 5), buf, sizeof(buf));
+    timefmt_format_day_long(DAY(2026, 7, 5), buf, sizeof(buf));
     assert_string_equal(buf, "Sunday 5 July 2026");
-    obligations_format_day(DAY(2026, 2, 2), buf, 7);
+    timefmt_format_day_long(DAY(2026, 2, 2), buf, 7);
     assert_string_equal(buf, "Monday");
 }
 
