@@ -210,6 +210,8 @@ resolve_entry(const struct notify_lookup *lookup, const cJSON *n, struct entry *
     e->what = text_of(n, "kind", "");
     e->due = text_of(n, "due", "");
     e->team_id = "";
+    if (e->staff_id[0] == '\0') /* nobody to look up: shown as not in the directory */
+        return team_name(lookup, NULL, &e->team_name);
     r = lookup->fn(lookup->context, "person", e->staff_id, &reply);
     if (r == -ENOENT)
         return team_name(lookup, NULL, &e->team_name);
@@ -289,8 +291,10 @@ compare_entries(const void *a, const void *b)
         c = strcmp(x->staff_id, y->staff_id);
     if (c == 0)
         c = strcmp(x->due, y->due);
-    if (c == 0)
-        c = number_of(x->notification, "seq") < number_of(y->notification, "seq") ? -1 : 1;
+    if (c == 0) {
+        double sx = number_of(x->notification, "seq"), sy = number_of(y->notification, "seq");
+        c = sx < sy ? -1 : sx > sy ? 1 : 0;
+    }
     return c;
 }
 

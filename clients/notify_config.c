@@ -54,6 +54,7 @@ static const struct key keys[] = {
     {"retry", KEY_GROUP},
     {"retry.first_seconds", KEY_INT},
     {"retry.max_seconds", KEY_INT},
+    {"retry.give_up_seconds", KEY_INT},
 };
 
 /* One load's file and error list. */
@@ -479,6 +480,7 @@ notify_config_load(const char *path, struct notify_config *out, struct notify_co
     read_digest(&reader, out);
     read_int(&reader, "retry.first_seconds", 30, 1, 3600, &out->retry_first_seconds);
     read_int(&reader, "retry.max_seconds", 1800, 1, 86400, &out->retry_max_seconds);
+    read_int(&reader, "retry.give_up_seconds", 86400, 1, 30 * 86400, &out->retry_give_up_seconds);
     if (out->retry_max_seconds < out->retry_first_seconds)
         add_error(&reader, setting_at(&reader, "retry.max_seconds"),
                   "retry.max_seconds: %d is less than retry.first_seconds (%d)",

@@ -59,6 +59,7 @@ struct notify_config {
     /* retry */
     int retry_first_seconds;
     int retry_max_seconds;
+    int retry_give_up_seconds; /* a temporary failure of one message becomes final after this */
 
     /* timing */
     int clock_poll_ms; /* how often the daemon's clock is read */

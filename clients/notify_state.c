@@ -14,6 +14,8 @@ struct notify_state {
     int64_t saved_cursor; /* as committed, restored by a rollback */
     char digest_day[16];
     char saved_digest_day[16];
+    char round_day[16]; /* the day of the round under way (or done); "" when none */
+    int64_t round_seq;  /* that round covers notifications up to here */
     char error[512];
 };
 
@@ -21,8 +23,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS progress ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  cursor INTEGER NOT NULL,"
-    "  digest_day TEXT NOT NULL);"
-    "INSERT OR IGNORE INTO progress VALUES (1, 0, '');"
+    "  digest_day TEXT NOT NULL,"
+    "  round_day TEXT NOT NULL DEFAULT '',"
+    "  round_seq INTEGER NOT NULL DEFAULT 0);"
+    "INSERT OR IGNORE INTO progress (id, cursor, digest_day) VALUES (1, 0, '');"
     "CREATE TABLE IF NOT EXISTS digest_queue ("
     "  seq INTEGER PRIMARY KEY,"
     "  recipient_id TEXT NOT NULL,"
@@ -113,8 +117,10 @@ notify_state_open(struct notify_state **out, const char *path, char *err, size_t
         r = -EIO;
         goto fail;
     }
-    if (sqlite3_prepare_v2(state->db, "SELECT cursor, digest_day FROM progress WHERE id = 1", -1,
-                           &stmt, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(state->db,
+                           "SELECT cursor, digest_day, round_day, round_seq FROM progress "
+                           "WHERE id = 1",
+                           -1, &stmt, NULL) != SQLITE_OK ||
         sqlite3_step(stmt) != SQLITE_ROW) {
         snprintf(err, err_size, "cannot read the state file %s: %s", path,
                  sqlite3_errmsg(state->db));
@@ -125,6 +131,9 @@ notify_state_open(struct notify_state **out, const char *path, char *err, size_t
     state->cursor = sqlite3_column_int64(stmt, 0);
     snprintf(state->digest_day, sizeof(state->digest_day), "%s",
              (const char *)sqlite3_column_text(stmt, 1));
+    snprintf(state->round_day, sizeof(state->round_day), "%s",
+             (const char *)sqlite3_column_text(stmt, 2));
+    state->round_seq = sqlite3_column_int64(stmt, 3);
     sqlite3_finalize(stmt);
     state->saved_cursor = state->cursor;
     memcpy(state->saved_digest_day, state->digest_day, sizeof(state->digest_day));
@@ -257,6 +266,23 @@ notify_state_set_digest_day(struct notify_state *state, const char *day)
 }
 
 int
+notify_state_start_round(struct notify_state *state, const char *today, int64_t *round_seq)
+{
+    int r;
+
+    if (strcmp(state->round_day, today) != 0) {
+        r = run(state, "UPDATE progress SET round_day = ?, round_seq = cursor WHERE id = 1", today,
+                NULL, NULL, 0, 0, "starting the day's round");
+        if (r < 0)
+            return r;
+        snprintf(state->round_day, sizeof(state->round_day), "%s", today);
+        state->round_seq = state->cursor;
+    }
+    *round_seq = state->round_seq;
+    return 0;
+}
+
+int
 notify_state_log_delivery(struct notify_state *state, const char *message_id, const char *address,
                           const char *subject, const char *what, int64_t first_seq,
                           int64_t last_seq, int64_t at_ms)
@@ -287,7 +313,8 @@ notify_state_log_delivery(struct notify_state *state, const char *message_id, co
  * 1; of {"reason", "notification"} objects when 2.
  */
 static int
-select_array(struct notify_state *state, const char *sql, const char *param, int build, cJSON **out)
+select_array(struct notify_state *state, const char *sql, const char *param, int64_t limit1,
+             int64_t limit2, int build, cJSON **out)
 {
     sqlite3_stmt *stmt = NULL;
     cJSON *array = cJSON_CreateArray();
@@ -300,8 +327,15 @@ select_array(struct notify_state *state, const char *sql, const char *param, int
         cJSON_Delete(array);
         return fail(state, "reading the queue");
     }
-    if (param != NULL)
-        sqlite3_bind_text(stmt, 1, param, -1, SQLITE_TRANSIENT);
+    {
+        int index = 1;
+        if (param != NULL)
+            sqlite3_bind_text(stmt, index++, param, -1, SQLITE_TRANSIENT);
+        if (index <= sqlite3_bind_parameter_count(stmt))
+            sqlite3_bind_int64(stmt, index++, limit1);
+        if (index <= sqlite3_bind_parameter_count(stmt))
+            sqlite3_bind_int64(stmt, index++, limit2);
+    }
     while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *first = (const char *)sqlite3_column_text(stmt, 0);
         cJSON *item;
@@ -342,20 +376,22 @@ select_array(struct notify_state *state, const char *sql, const char *param, int
 }
 
 int
-notify_state_digest_recipients(struct notify_state *state, cJSON **out)
+notify_state_digest_recipients(struct notify_state *state, int64_t max_seq, cJSON **out)
 {
     return select_array(state,
-                        "SELECT recipient_id FROM digest_queue GROUP BY recipient_id "
-                        "ORDER BY MIN(seq)",
-                        NULL, 0, out);
+                        "SELECT recipient_id FROM digest_queue WHERE seq <= ? "
+                        "GROUP BY recipient_id ORDER BY MIN(seq)",
+                        NULL, max_seq, 0, 0, out);
 }
 
 int
-notify_state_digest_items(struct notify_state *state, const char *recipient, cJSON **out)
+notify_state_digest_items(struct notify_state *state, const char *recipient, int64_t max_seq,
+                          cJSON **out)
 {
     return select_array(state,
-                        "SELECT notification FROM digest_queue WHERE recipient_id = ? ORDER BY seq",
-                        recipient, 1, out);
+                        "SELECT notification FROM digest_queue WHERE recipient_id = ? "
+                        "AND seq <= ? ORDER BY seq",
+                        recipient, max_seq, 0, 1, out);
 }
 
 int
@@ -366,10 +402,12 @@ notify_state_digest_done(struct notify_state *state, const char *recipient, int6
 }
 
 int
-notify_state_undeliverable(struct notify_state *state, cJSON **out)
+notify_state_undeliverable(struct notify_state *state, int64_t max_seq, int limit, cJSON **out)
 {
-    return select_array(state, "SELECT reason, notification FROM undeliverable ORDER BY seq", NULL,
-                        2, out);
+    return select_array(state,
+                        "SELECT reason, notification FROM undeliverable WHERE seq <= ? "
+                        "ORDER BY seq LIMIT ?",
+                        NULL, max_seq, limit, 2, out);
 }
 
 int

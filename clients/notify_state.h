@@ -67,6 +67,16 @@ int notify_state_queue_digest(struct notify_state *state, const cJSON *notificat
 int notify_state_queue_undeliverable(struct notify_state *state, const cJSON *notification,
                                      const char *reason);
 
+/*
+ * Starts the daily round of today (YYYY-MM-DD), or finds the one already
+ * started today: *round_seq is the cursor as it was when today's round
+ * first started.  The round covers the queued notifications up to there
+ * and no later, so that a round interrupted (the relay down for one
+ * recipient) and taken up again never sends a second digest to someone
+ * already served today.  Returns 0 or a negative errno code.
+ */
+int notify_state_start_round(struct notify_state *state, const char *today, int64_t *round_seq);
+
 /* Records the day of the last finished digest round. */
 int notify_state_set_digest_day(struct notify_state *state, const char *day);
 
@@ -80,25 +90,28 @@ int notify_state_log_delivery(struct notify_state *state, const char *message_id
                               int64_t first_seq, int64_t last_seq, int64_t at_ms);
 
 /*
- * The recipients with notifications queued for a digest, in order, as a new
- * cJSON array of strings (the caller's).  Returns 0 or a negative errno code.
+ * The recipients with notifications up to max_seq queued for a digest, in
+ * order, as a new cJSON array of strings (the caller's).  Returns 0 or a
+ * negative errno code.
  */
-int notify_state_digest_recipients(struct notify_state *state, cJSON **out);
+int notify_state_digest_recipients(struct notify_state *state, int64_t max_seq, cJSON **out);
 
 /*
- * The notifications queued for recipient's digest, seq rising, as a new
- * cJSON array (the caller's).
+ * The notifications up to max_seq queued for recipient's digest, seq
+ * rising, as a new cJSON array (the caller's).
  */
-int notify_state_digest_items(struct notify_state *state, const char *recipient, cJSON **out);
+int notify_state_digest_items(struct notify_state *state, const char *recipient, int64_t max_seq,
+                              cJSON **out);
 
 /* Removes recipient's queued notifications up to and including seq (inside a batch). */
 int notify_state_digest_done(struct notify_state *state, const char *recipient, int64_t seq);
 
 /*
- * The undeliverable notifications, seq rising, as a new cJSON array of
- * objects {"reason": "...", "notification": {...}} (the caller's).
+ * The first limit undeliverable notifications up to max_seq, seq rising, as
+ * a new cJSON array of objects {"reason": "...", "notification": {...}}
+ * (the caller's).
  */
-int notify_state_undeliverable(struct notify_state *state, cJSON **out);
+int notify_state_undeliverable(struct notify_state *state, int64_t max_seq, int limit, cJSON **out);
 
 /* Removes the undeliverable notifications up to and including seq (inside a batch). */
 int notify_state_undeliverable_done(struct notify_state *state, int64_t seq);

@@ -169,9 +169,9 @@ test_open_creates_the_file(void **state)
     assert_int_equal(notify_state_cursor(fixture->state), 0);
     assert_string_equal(notify_state_digest_day(fixture->state), "");
     assert_int_equal(notify_state_delivered(fixture->state, NULL), 0);
-    assert_ok(fixture, notify_state_digest_recipients(fixture->state, &recipients));
+    assert_ok(fixture, notify_state_digest_recipients(fixture->state, INT64_MAX, &recipients));
     assert_int_equal(cJSON_GetArraySize(recipients), 0);
-    assert_ok(fixture, notify_state_undeliverable(fixture->state, &undeliverable));
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, INT64_MAX, 1000, &undeliverable));
     assert_int_equal(cJSON_GetArraySize(undeliverable), 0);
     cJSON_Delete(recipients);
     cJSON_Delete(undeliverable);
@@ -232,9 +232,9 @@ test_rollback_restores_cursor_day_and_queues(void **state)
 
     assert_int_equal(notify_state_cursor(fixture->state), 10);
     assert_string_equal(notify_state_digest_day(fixture->state), "2026-03-08");
-    assert_ok(fixture, notify_state_digest_recipients(fixture->state, &recipients));
+    assert_ok(fixture, notify_state_digest_recipients(fixture->state, INT64_MAX, &recipients));
     assert_int_equal(cJSON_GetArraySize(recipients), 0);
-    assert_ok(fixture, notify_state_undeliverable(fixture->state, &undeliverable));
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, INT64_MAX, 1000, &undeliverable));
     assert_int_equal(cJSON_GetArraySize(undeliverable), 0);
     assert_int_equal(notify_state_delivered(fixture->state, NULL), 0);
 
@@ -268,11 +268,11 @@ test_digest_queue(void **state)
     assert_int_equal(notify_state_cursor(fixture->state), 5);
 
     /* Recipients in the order of their first queued notification. */
-    assert_ok(fixture, notify_state_digest_recipients(fixture->state, &recipients));
+    assert_ok(fixture, notify_state_digest_recipients(fixture->state, INT64_MAX, &recipients));
     assert_strings(recipients, both, 2);
     cJSON_Delete(recipients);
 
-    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", &items));
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", INT64_MAX, &items));
     assert_int_equal(seqs_of(items, seqs), 2);
     assert_int_equal(seqs[0], 3);
     assert_int_equal(seqs[1], 5);
@@ -284,7 +284,7 @@ test_digest_queue(void **state)
     assert_ok(fixture, notify_state_begin(fixture->state));
     assert_ok(fixture, notify_state_digest_done(fixture->state, "S002", 3));
     assert_ok(fixture, notify_state_commit(fixture->state));
-    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", &items));
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", INT64_MAX, &items));
     assert_int_equal(seqs_of(items, seqs), 1);
     assert_int_equal(seqs[0], 5);
     cJSON_Delete(items);
@@ -293,20 +293,85 @@ test_digest_queue(void **state)
     assert_ok(fixture, notify_state_begin(fixture->state));
     assert_ok(fixture, notify_state_digest_done(fixture->state, "S002", 5));
     assert_ok(fixture, notify_state_commit(fixture->state));
-    assert_ok(fixture, notify_state_digest_recipients(fixture->state, &recipients));
+    assert_ok(fixture, notify_state_digest_recipients(fixture->state, INT64_MAX, &recipients));
     assert_strings(recipients, s003, 1);
     cJSON_Delete(recipients);
-    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", &items));
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", INT64_MAX, &items));
     assert_int_equal(cJSON_GetArraySize(items), 0);
     cJSON_Delete(items);
 
     /* The queue survives a reopen. */
     open_state(fixture);
-    assert_ok(fixture, notify_state_digest_items(fixture->state, "S003", &items));
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S003", INT64_MAX, &items));
     assert_int_equal(seqs_of(items, seqs), 1);
     assert_int_equal(seqs[0], 4);
     cJSON_Delete(items);
     cJSON_Delete(expected);
+}
+
+static void
+test_round_covers_what_was_queued_when_it_began(void **state)
+{
+    struct fixture *fixture = *state;
+    static const char *const s002[] = {"S002"};
+    cJSON *recipients = NULL, *items = NULL, *undeliverable = NULL;
+    cJSON *late = notification(7, "S002", "supervision");
+    int64_t round_seq = -1, seqs[8];
+
+    open_state(fixture);
+    queue_digest(fixture, 3, "S002");
+    queue_digest(fixture, 4, "S002");
+    assert_ok(fixture, notify_state_start_round(fixture->state, "2026-03-02", &round_seq));
+    assert_int_equal(round_seq, 4);
+    /* Queued after the round began: not in it, even when it is taken up again. */
+    queue_digest(fixture, 6, "S003");
+    assert_ok(fixture, notify_state_begin(fixture->state));
+    assert_ok(fixture, notify_state_queue_undeliverable(fixture->state, late, "left"));
+    assert_ok(fixture, notify_state_set_cursor(fixture->state, 7));
+    assert_ok(fixture, notify_state_commit(fixture->state));
+    assert_ok(fixture, notify_state_start_round(fixture->state, "2026-03-02", &round_seq));
+    assert_int_equal(round_seq, 4);
+    assert_ok(fixture, notify_state_digest_recipients(fixture->state, round_seq, &recipients));
+    assert_strings(recipients, s002, 1);
+    cJSON_Delete(recipients);
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S003", round_seq, &items));
+    assert_int_equal(cJSON_GetArraySize(items), 0);
+    cJSON_Delete(items);
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, round_seq, 100, &undeliverable));
+    assert_int_equal(cJSON_GetArraySize(undeliverable), 0);
+    cJSON_Delete(undeliverable);
+    /* The next day's round takes everything handled by then. */
+    assert_ok(fixture, notify_state_start_round(fixture->state, "2026-03-03", &round_seq));
+    assert_int_equal(round_seq, 7);
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S003", round_seq, &items));
+    assert_int_equal(seqs_of(items, seqs), 1);
+    assert_int_equal(seqs[0], 6);
+    cJSON_Delete(items);
+    /* A limit on the undeliverable ones listed. */
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, round_seq, 0, &undeliverable));
+    assert_int_equal(cJSON_GetArraySize(undeliverable), 0);
+    cJSON_Delete(undeliverable);
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, round_seq, 1, &undeliverable));
+    assert_int_equal(cJSON_GetArraySize(undeliverable), 1);
+    cJSON_Delete(undeliverable);
+    cJSON_Delete(late);
+}
+
+static void
+test_round_survives_a_restart(void **state)
+{
+    struct fixture *fixture = *state;
+    int64_t round_seq = -1;
+
+    open_state(fixture);
+    queue_digest(fixture, 3, "S002");
+    assert_ok(fixture, notify_state_start_round(fixture->state, "2026-03-02", &round_seq));
+    queue_digest(fixture, 5, "S002");
+    notify_state_close(fixture->state);
+    fixture->state = NULL;
+    open_state(fixture);
+    assert_ok(fixture, notify_state_start_round(fixture->state, "2026-03-02", &round_seq));
+    assert_int_equal(round_seq, 3);
 }
 
 static void
@@ -318,7 +383,7 @@ test_queueing_the_same_notification_twice_keeps_one(void **state)
     open_state(fixture);
     queue_digest(fixture, 7, "S002");
     queue_digest(fixture, 7, "S002");
-    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", &items));
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", INT64_MAX, &items));
     assert_int_equal(cJSON_GetArraySize(items), 1);
     cJSON_Delete(items);
 }
@@ -341,7 +406,7 @@ test_undeliverable_queue(void **state)
     assert_ok(fixture, notify_state_commit(fixture->state));
 
     /* seq rising, whatever the order they were queued in. */
-    assert_ok(fixture, notify_state_undeliverable(fixture->state, &list));
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, INT64_MAX, 1000, &list));
     assert_int_equal(cJSON_GetArraySize(list), 2);
     entry = cJSON_GetArrayItem(list, 0);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(entry, "reason")->valuestring,
@@ -358,7 +423,7 @@ test_undeliverable_queue(void **state)
     assert_ok(fixture, notify_state_begin(fixture->state));
     assert_ok(fixture, notify_state_undeliverable_done(fixture->state, 21));
     assert_ok(fixture, notify_state_commit(fixture->state));
-    assert_ok(fixture, notify_state_undeliverable(fixture->state, &list));
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, INT64_MAX, 1000, &list));
     assert_int_equal(cJSON_GetArraySize(list), 1);
     assert_true(
         cJSON_Compare(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 0), "notification"),
@@ -368,7 +433,7 @@ test_undeliverable_queue(void **state)
     assert_ok(fixture, notify_state_begin(fixture->state));
     assert_ok(fixture, notify_state_undeliverable_done(fixture->state, 22));
     assert_ok(fixture, notify_state_commit(fixture->state));
-    assert_ok(fixture, notify_state_undeliverable(fixture->state, &list));
+    assert_ok(fixture, notify_state_undeliverable(fixture->state, INT64_MAX, 1000, &list));
     assert_int_equal(cJSON_GetArraySize(list), 0);
     cJSON_Delete(list);
     cJSON_Delete(first);
@@ -448,7 +513,7 @@ test_notification_without_seq_or_recipient(void **state)
     assert_string_equal(notify_state_error(fixture->state),
                         "a notification without seq or recipient_id");
     assert_ok(fixture, notify_state_commit(fixture->state));
-    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", &items));
+    assert_ok(fixture, notify_state_digest_items(fixture->state, "S002", INT64_MAX, &items));
     assert_int_equal(cJSON_GetArraySize(items), 0);
     cJSON_Delete(items);
     cJSON_Delete(no_seq);
@@ -508,6 +573,8 @@ main(void)
         TEST(test_cursor_moves_only_forward_and_survives_reopen),
         TEST(test_rollback_restores_cursor_day_and_queues),
         TEST(test_digest_queue),
+        TEST(test_round_covers_what_was_queued_when_it_began),
+        TEST(test_round_survives_a_restart),
         TEST(test_queueing_the_same_notification_twice_keeps_one),
         TEST(test_undeliverable_queue),
         TEST(test_digest_day_persists),
