@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config clang-format git
           libuv1-dev libzmq3-dev libsqlite3-dev libconfig-dev libcjson-dev libcmocka-dev
-          libcurl4-openssl-dev libical-dev
+          libcurl4-openssl-dev libical-dev libsystemd-dev
           python3 python3-zmq python3-aiosmtpd openssl sqlite3 tzdata procps)
 missing=()
 for p in "${packages[@]}"; do
