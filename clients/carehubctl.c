@@ -11,7 +11,8 @@
  * Prometheus text format, from pure formatting functions (sparklines, CSV
  * quoting, label escaping, rounding) kept apart from the printing.
  * calendar writes a manager's reviews as an iCalendar file (clients/calendar.h)
- * from three requests, instead of printing one reply.
+ * from three requests, instead of printing one reply.  backup has the daemon
+ * write a copy of its database to a file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,8 @@
 #define CTL_CALENDAR_DAYS 28
 #define CTL_CALENDAR_DOMAIN "carehub.invalid"
 #define CTL_DOMAIN_MAX 253 /* the longest DNS name */
+/* backup: how long the copy is waited for without --timeout (a large database takes a while). */
+#define CTL_BACKUP_TIMEOUT_S 3600
 
 enum exit_status {
     EXIT_OK = 0,
@@ -83,6 +86,7 @@ enum command_option {
     OPT_PROMETHEUS = 1u << 16,
     OPT_OUTPUT = 1u << 17,
     OPT_DOMAIN = 1u << 18,
+    OPT_OVERWRITE = 1u << 19,
 };
 
 struct options {
@@ -90,7 +94,8 @@ struct options {
     const char *notify_endpoint;
     bool json;
     int timeout_ms;
-    unsigned given; /* the command options given (enum command_option) */
+    bool timeout_given; /* --timeout: backup waits that long instead of CTL_BACKUP_TIMEOUT_S */
+    unsigned given;     /* the command options given (enum command_option) */
     long long days, limit, after, count, advance, periods, depth;
     const char *manager_id, *team_id, *recipient_id, *by, *set, *metric, *period, *at;
     const char *output, *domain;
@@ -159,6 +164,12 @@ usage(FILE *out)
             "  clock [--set TIME | --advance SECONDS]\n"
             "               the daemon's time; for tests only, set it (an RFC 3339 time)\n"
             "               or move it on, on a daemon started with --test-clock\n"
+            "  backup FILE [--overwrite]\n"
+            "               a consistent copy of the daemon's database, taken while it\n"
+            "               goes on working, written to FILE by the daemon itself: the\n"
+            "               user carehubd runs as must be able to write there, and a\n"
+            "               relative FILE is taken from the current directory; an\n"
+            "               existing FILE is replaced only with --overwrite\n"
             "\n"
             "Options:\n"
             "  -e, --endpoint ENDPOINT  the daemon's API socket (default: $%s)\n"
@@ -167,15 +178,16 @@ usage(FILE *out)
             "      --json               print the daemon's reply as JSON (watch: each\n"
             "                           notification as one line of JSON; not with\n"
             "                           calendar)\n"
-            "      --timeout SECONDS    how long to wait for each reply (default %g)\n"
+            "      --timeout SECONDS    how long to wait for each reply (default %g;\n"
+            "                           for the copy of backup, %d)\n"
             "  -h, --help               print this help\n"
             "\n"
             "Exit status: 0 success (watch: also when stopped by SIGINT or SIGTERM),\n"
             "1 the daemon answered with an error (such as not_found), 2 usage or\n"
             "connection error, no reply in time, or (calendar) the file cannot be written.\n",
             CTL_DAYS_MAX, CTL_DAYS_MAX, CTL_CALENDAR_DAYS, CTL_CALENDAR_DOMAIN, CTL_LIMIT_MAX,
-            CTL_PERIODS_MAX, CLIENT_ENDPOINT_ENV, CLIENT_NOTIFY_ENDPOINT_ENV,
-            CTL_DEFAULT_TIMEOUT_S);
+            CTL_PERIODS_MAX, CLIENT_ENDPOINT_ENV, CLIENT_NOTIFY_ENDPOINT_ENV, CTL_DEFAULT_TIMEOUT_S,
+            CTL_BACKUP_TIMEOUT_S);
 }
 
 /*
@@ -2233,6 +2245,115 @@ out:
     return status;
 }
 
+/* ---- backup ---- */
+
+/*
+ * file as an absolute path in a new string (the caller's), for the daemon,
+ * which writes it and does not know this process's directory: a relative
+ * one is taken from the current directory.  0 or a negative errno code.
+ */
+static int
+absolute_path(const char *file, char **out)
+{
+    char *directory;
+    size_t size;
+
+    *out = NULL;
+    if (file[0] == '/') {
+        *out = strdup(file);
+        return *out != NULL ? 0 : -ENOMEM;
+    }
+    while (file[0] == '.' && file[1] == '/')
+        file += 2;
+    directory = getcwd(NULL, 0);
+    if (directory == NULL)
+        return -errno;
+    size = strlen(directory) + strlen(file) + 2;
+    *out = malloc(size);
+    if (*out != NULL)
+        snprintf(*out, size, "%s%s%s", directory,
+                 directory[strlen(directory) - 1] == '/' ? "" : "/", file);
+    free(directory);
+    return *out != NULL ? 0 : -ENOMEM;
+}
+
+static int
+print_backup(struct session *session, const cJSON *reply)
+{
+    const cJSON *events = cJSON_GetObjectItemCaseSensitive(reply, "events");
+    const cJSON *notifications = cJSON_GetObjectItemCaseSensitive(reply, "notifications");
+    char bytes[64], pages[32], event_seq[32], notification_seq[32];
+
+    (void)session;
+    format_bytes(number_or(reply, "bytes", 0), bytes, sizeof(bytes));
+    printf("Backup written to %s: %s, %s pages, events up to %s, notifications up to %s, in "
+           "%.3f s.\n",
+           string_or(reply, "path", "?"), bytes,
+           field_text(reply, "pages", "?", pages, sizeof(pages)),
+           field_text(events, "last_seq", "?", event_seq, sizeof(event_seq)),
+           field_text(notifications, "last_seq", "?", notification_seq, sizeof(notification_seq)),
+           number_or(reply, "duration_s", 0));
+    return 0;
+}
+
+/*
+ * Asks the daemon for a backup to the argument, made absolute.  A status
+ * request goes first, with the usual timeout: a daemon that is not there is
+ * noticed at once, not after the long wait a copy is given.
+ */
+static int
+run_backup(struct session *session)
+{
+    const struct options *options = session->options;
+    int timeout_ms = options->timeout_given ? options->timeout_ms : CTL_BACKUP_TIMEOUT_S * 1000;
+    cJSON *request = NULL, *reply = NULL;
+    char *path = NULL, err[512];
+    int status, r;
+
+    r = absolute_path(session->argument, &path);
+    if (r < 0) {
+        fprintf(stderr, "carehubctl: cannot make %s an absolute path: %s\n", session->argument,
+                strerror(-r));
+        return EXIT_FAILURE_LOCAL;
+    }
+    status = call_quietly(session, wire_request_new("status", ++session->next_id), &reply);
+    cJSON_Delete(reply);
+    reply = NULL;
+    if (status != EXIT_OK)
+        goto out;
+    status = EXIT_FAILURE_LOCAL;
+    request = wire_request_new("backup", ++session->next_id);
+    if (request == NULL || add_string(request, "path", path) < 0 ||
+        ((options->given & OPT_OVERWRITE) && cJSON_AddTrueToObject(request, "overwrite") == NULL)) {
+        fprintf(stderr, "carehubctl: out of memory\n");
+        goto out;
+    }
+    r = client_call(session->client, request, timeout_ms, &reply, err, sizeof(err));
+    if (options->json && (r == 0 || r == -EREMOTEIO)) {
+        char *text = cJSON_Print(reply);
+
+        if (text == NULL) {
+            fprintf(stderr, "carehubctl: out of memory\n");
+            goto out;
+        }
+        puts(text);
+        free(text);
+    }
+    if (r < 0) {
+        fprintf(stderr, "carehubctl: %s\n", err);
+        status = r == -EREMOTEIO ? EXIT_DAEMON_ERROR : EXIT_FAILURE_LOCAL;
+        goto out;
+    }
+    if (!options->json)
+        print_backup(session, reply);
+    status = EXIT_OK;
+out:
+    cJSON_Delete(reply);
+    cJSON_Delete(request);
+    free(path);
+    return status;
+}
+
 /* ---- command line ---- */
 
 struct command {
@@ -2272,6 +2393,7 @@ static const struct command commands[] = {
      build_kpi, print_kpi, NULL},
     {"calendar", "calendar --manager ID [--days N] [--output FILE] [--domain DOMAIN]", NULL, NULL,
      OPT_MANAGER | OPT_DAYS | OPT_OUTPUT | OPT_DOMAIN, NULL, NULL, run_calendar},
+    {"backup", "backup FILE [--overwrite]", "FILE", "path", OPT_OVERWRITE, NULL, NULL, run_backup},
 };
 
 /* getopt_long() codes of the options without a short form. */
@@ -2297,6 +2419,7 @@ enum long_option {
     LONG_PROMETHEUS,
     LONG_OUTPUT,
     LONG_DOMAIN,
+    LONG_OVERWRITE,
 };
 
 static const struct {
@@ -2322,6 +2445,7 @@ static const struct {
     {OPT_PROMETHEUS, "--prometheus"},
     {OPT_OUTPUT, "--output"},
     {OPT_DOMAIN, "--domain"},
+    {OPT_OVERWRITE, "--overwrite"},
 };
 
 static int
@@ -2557,6 +2681,9 @@ parse_command_option(int code, const char *arg, struct options *options)
         }
         options->output = arg;
         return 0;
+    case LONG_OVERWRITE:
+        options->given |= OPT_OVERWRITE;
+        return 0;
     case LONG_DOMAIN:
         options->given |= OPT_DOMAIN;
         return parse_domain_option(arg, &options->domain);
@@ -2606,6 +2733,7 @@ parse_options(int argc, char **argv, struct options *options)
         {"prometheus", no_argument, NULL, LONG_PROMETHEUS},
         {"output", required_argument, NULL, LONG_OUTPUT},
         {"domain", required_argument, NULL, LONG_DOMAIN},
+        {"overwrite", no_argument, NULL, LONG_OVERWRITE},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -2627,6 +2755,7 @@ parse_options(int argc, char **argv, struct options *options)
                 fprintf(stderr, "carehubctl: --timeout wants a number of seconds above 0\n");
                 return -EINVAL;
             }
+            options->timeout_given = true;
             break;
         case 'h':
             usage(stdout);

@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "keyfile.h"
 #include "wire.h"
 
 /* Reconnect quickly after a daemon restart, then back off so a daemon that
@@ -35,6 +36,7 @@ struct client {
     void *socket;
     void *monitor; /* PAIR socket receiving the DEALER's events, or NULL */
     char *endpoint;
+    struct client_security security; /* curve false: plain */
 };
 
 const char *
@@ -116,7 +118,59 @@ fail:
 }
 
 int
+client_security_load(struct client_security *out, const char *key_file, const char *server_key,
+                     char *err, size_t err_size)
+{
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (key_file == NULL || key_file[0] == '\0')
+        key_file = getenv(CLIENT_KEY_FILE_ENV);
+    if (server_key == NULL || server_key[0] == '\0')
+        server_key = getenv(CLIENT_SERVER_KEY_ENV);
+    if (key_file != NULL && key_file[0] == '\0')
+        key_file = NULL;
+    if (server_key != NULL && server_key[0] == '\0')
+        server_key = NULL;
+    if (key_file == NULL && server_key == NULL)
+        return 0;
+    if (key_file == NULL || server_key == NULL) {
+        snprintf(err, err_size,
+                 "CURVE needs both the client's key file (--key-file or " CLIENT_KEY_FILE_ENV
+                 ") and the daemon's public key (--server-key or " CLIENT_SERVER_KEY_ENV ")");
+        return -EINVAL;
+    }
+    if ((r = keyfile_read_pair(key_file, out->public_key, out->secret_key, err, err_size)) < 0 ||
+        (r = keyfile_read_public(server_key, out->server_key, err, err_size)) < 0) {
+        explicit_bzero(out, sizeof(*out));
+        return r;
+    }
+    out->curve = true;
+    return 0;
+}
+
+/* Makes socket a CURVE client of the daemon when security says so. */
+static int
+apply_security(void *socket, const struct client_security *security)
+{
+    if (security == NULL || !security->curve)
+        return 0;
+    if (zmq_setsockopt(socket, ZMQ_CURVE_SERVERKEY, security->server_key, 41) != 0 ||
+        zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, security->public_key, 41) != 0 ||
+        zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, security->secret_key, 41) != 0)
+        return -zmq_errno();
+    return 0;
+}
+
+int
 client_open(struct client **out, const char *endpoint, unsigned flags, char *err, size_t err_size)
+{
+    return client_open_secure(out, endpoint, flags, NULL, err, err_size);
+}
+
+int
+client_open_secure(struct client **out, const char *endpoint, unsigned flags,
+                   const struct client_security *security, char *err, size_t err_size)
 {
     struct client *client;
     int r;
@@ -140,7 +194,11 @@ client_open(struct client **out, const char *endpoint, unsigned flags, char *err
         snprintf(err, err_size, "cannot create a socket: %s", zmq_strerror(-r));
         goto fail;
     }
+    if (security != NULL)
+        client->security = *security;
     r = configure_socket(client->socket, flags);
+    if (r == 0)
+        r = apply_security(client->socket, &client->security);
     if (r < 0) {
         snprintf(err, err_size, "cannot configure the socket: %s", zmq_strerror(-r));
         goto fail;
@@ -171,6 +229,7 @@ client_close(struct client *client)
     if (client->context != NULL)
         zmq_ctx_term(client->context);
     free(client->endpoint);
+    explicit_bzero(&client->security, sizeof(client->security));
     free(client);
 }
 
@@ -565,6 +624,8 @@ client_follower_open(struct client_follower **out, struct client *api, const cha
         goto fail;
     }
     r = configure_subscriber(follower);
+    if (r == 0)
+        r = apply_security(follower->socket, &api->security);
     if (r < 0) {
         snprintf(err, err_size, "cannot subscribe: %s", zmq_strerror(-r));
         goto fail;

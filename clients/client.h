@@ -18,6 +18,7 @@
 #ifndef CAREHUB_CLIENT_H
 #define CAREHUB_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,33 @@
 #define CLIENT_ENDPOINT_ENV "CAREHUB_ENDPOINT"
 /* The environment variable naming the notification endpoint when no option does. */
 #define CLIENT_NOTIFY_ENDPOINT_ENV "CAREHUB_NOTIFY_ENDPOINT"
+
+/* The environment variables naming a client's CURVE keys when no option does. */
+#define CLIENT_KEY_FILE_ENV "CAREHUB_KEY_FILE"
+#define CLIENT_SERVER_KEY_ENV "CAREHUB_SERVER_KEY"
+
+/*
+ * A client's CURVE credentials: the daemon's public key and the client's
+ * own key pair (see common/keyfile.h), all Z85.  curve false: plain
+ * connections (a daemon without CURVE, for local development).
+ */
+struct client_security {
+    bool curve;
+    char server_key[41];
+    char public_key[41];
+    char secret_key[41];
+};
+
+/*
+ * Reads a client's credentials: its key-pair file from key_file (an option;
+ * when NULL or empty, CAREHUB_KEY_FILE), and the daemon's public key from
+ * server_key (an option, else CAREHUB_SERVER_KEY: 40 characters of Z85, or
+ * a public-key file).  Neither given: curve false, plain.  One without the
+ * other, or a file that cannot be read: a negative errno code with a
+ * sentence in err.
+ */
+int client_security_load(struct client_security *out, const char *key_file, const char *server_key,
+                         char *err, size_t err_size);
 
 /* client_open() flag: also watch the connection (client_monitor_socket()). */
 #define CLIENT_MONITOR 0x1u
@@ -72,6 +100,13 @@ const char *client_notify_endpoint(const char *option);
  */
 int client_open(struct client **out, const char *endpoint, unsigned flags, char *err,
                 size_t err_size);
+
+/*
+ * client_open() with CURVE credentials (security may be NULL, or curve
+ * false: plain).  A follower opened on this client uses them too.
+ */
+int client_open_secure(struct client **out, const char *endpoint, unsigned flags,
+                       const struct client_security *security, char *err, size_t err_size);
 
 /* Closes the socket and the context; pending messages are dropped.  NULL is fine. */
 void client_close(struct client *client);

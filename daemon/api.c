@@ -858,6 +858,12 @@ api_on_message(struct bus *bus, struct bus_message *message)
             cJSON_Delete(request);
         return;
     }
+    /* Answered once the copy is written, from a worker thread: the request travels with it. */
+    if (strcmp(op, "backup") == 0) {
+        if (!api_op_backup(daemon, &route, request, id))
+            cJSON_Delete(request);
+        return;
+    }
     /* Ops answered once the writer has done their part: the request travels with them. */
     if (strcmp(op, "ack") == 0 || strcmp(op, "clock") == 0 || strcmp(op, "kpi") == 0) {
         bool kept = strcmp(op, "ack") == 0     ? api_op_ack(daemon, &route, request, id)

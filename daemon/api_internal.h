@@ -1,7 +1,8 @@
 /*
  * api_internal: what the files of the api module share.  api.c parses and
  * routes requests and answers the directory ops; api_reviews.c answers the
- * ops about review obligations, notifications and the test clock.
+ * ops about review obligations, notifications and the test clock;
+ * api_kpi.c the kpi op; api_admin.c the administrator's op, backup.
  */
 #ifndef CAREHUB_API_INTERNAL_H
 #define CAREHUB_API_INTERNAL_H
@@ -80,6 +81,15 @@ bool api_op_kpi(struct daemon *daemon, const struct bus_route *route, cJSON *req
 /* Answers a kpi request after its INGEST_KPI_WRITE job. */
 void api_kpi_answer(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
                     const cJSON *id);
+
+/*
+ * The "backup" op (api_admin.c): copies the database to a file on a worker
+ * thread while the loop goes on serving.  Returns true when it kept request
+ * (answered once the copy is written or has failed), false when it answered
+ * at once and the caller still owns request.
+ */
+bool api_op_backup(struct daemon *daemon, const struct bus_route *route, cJSON *request,
+                   const cJSON *id);
 
 /* Hands a job (owning request) to the writer; api_job_done() answers it. */
 void api_submit_job(struct daemon *daemon, const struct bus_route *route, cJSON *request,

@@ -22,7 +22,7 @@
 #define BUS_BUDGET 256
 
 /* Frames kept of one message; a message with more is marked truncated. */
-#define BUS_FRAMES_MAX 4
+#define BUS_FRAMES_MAX 8
 
 struct bus_message {
     zmq_msg_t frames[BUS_FRAMES_MAX];

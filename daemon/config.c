@@ -23,35 +23,48 @@ struct key_spec {
     long long default_number;
     const char *default_text;
     size_t offset;
-    size_t size; /* of the integer field: sizeof(int) or sizeof(long long) */
+    size_t size;  /* of the integer field: sizeof(int) or sizeof(long long) */
+    bool restart; /* a reload cannot change it: only a restart applies a new value */
 };
 
 #define FIELD(name) offsetof(struct config, name), sizeof(((struct config *)0)->name)
 
+/*
+ * Keys marked RESTART shape what start-up made and a reload cannot remake:
+ * the database and its connections (state_dir, storage.*), the bound sockets
+ * and their libzmq options (api.endpoint, notify.endpoint,
+ * limits.max_message_bytes, limits.max_pending_replies), and the C library's
+ * local time zone, set once before any thread starts (timezone).
+ */
+#define RESTART true
+#define LIVE false
+
 static const struct key_spec keys[] = {
-    {"state_dir", KEY_STRING, true, 0, 0, 0, NULL, FIELD(state_dir)},
-    {"timezone", KEY_TIMEZONE, false, 0, 0, 0, "UTC", FIELD(timezone)},
-    {"api", KEY_GROUP, true, 0, 0, 0, NULL, 0, 0},
-    {"api.endpoint", KEY_STRING, true, 0, 0, 0, NULL, FIELD(api_endpoint)},
-    {"notify", KEY_GROUP, true, 0, 0, 0, NULL, 0, 0},
-    {"notify.endpoint", KEY_STRING, true, 0, 0, 0, NULL, FIELD(notify_endpoint)},
-    {"limits", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
+    {"state_dir", KEY_STRING, true, 0, 0, 0, NULL, FIELD(state_dir), RESTART},
+    {"timezone", KEY_TIMEZONE, false, 0, 0, 0, "UTC", FIELD(timezone), RESTART},
+    {"api", KEY_GROUP, true, 0, 0, 0, NULL, 0, 0, LIVE},
+    {"api.endpoint", KEY_STRING, true, 0, 0, 0, NULL, FIELD(api_endpoint), RESTART},
+    {"notify", KEY_GROUP, true, 0, 0, 0, NULL, 0, 0, LIVE},
+    {"notify.endpoint", KEY_STRING, true, 0, 0, 0, NULL, FIELD(notify_endpoint), RESTART},
+    {"limits", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
     {"limits.max_message_bytes", KEY_INT, false, 1024, 64LL << 20, 1 << 20, NULL,
-     FIELD(max_message_bytes)},
-    {"limits.max_batch_events", KEY_INT, false, 1, 100000, 10000, NULL, FIELD(max_batch_events)},
+     FIELD(max_message_bytes), RESTART},
+    {"limits.max_batch_events", KEY_INT, false, 1, 100000, 10000, NULL, FIELD(max_batch_events),
+     LIVE},
     {"limits.max_queued_events", KEY_INT, false, 1000, 10000000, 100000, NULL,
-     FIELD(max_queued_events)},
+     FIELD(max_queued_events), LIVE},
     {"limits.max_pending_replies", KEY_INT, false, 100, 1000000, 10000, NULL,
-     FIELD(max_pending_replies)},
-    {"commit", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
-    {"commit.max_events", KEY_INT, false, 1, 100000, 4096, NULL, FIELD(commit_max_events)},
-    {"commit.max_delay_ms", KEY_INT, false, 0, 1000, 0, NULL, FIELD(commit_max_delay_ms)},
-    {"storage", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
-    {"storage.durable", KEY_BOOL, false, 0, 0, 1, NULL, FIELD(durable)},
-    {"storage.cache_mb", KEY_INT, false, 1, 4096, 64, NULL, FIELD(cache_mb)},
-    {"storage.checkpoint_pages", KEY_INT, false, 100, 1000000, 1000, NULL, FIELD(checkpoint_pages)},
-    {"log", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0},
-    {"log.level", KEY_LOG_LEVEL, false, 0, 0, 0, "info", FIELD(log_level)},
+     FIELD(max_pending_replies), RESTART},
+    {"commit", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
+    {"commit.max_events", KEY_INT, false, 1, 100000, 4096, NULL, FIELD(commit_max_events), LIVE},
+    {"commit.max_delay_ms", KEY_INT, false, 0, 1000, 0, NULL, FIELD(commit_max_delay_ms), LIVE},
+    {"storage", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
+    {"storage.durable", KEY_BOOL, false, 0, 0, 1, NULL, FIELD(durable), RESTART},
+    {"storage.cache_mb", KEY_INT, false, 1, 4096, 64, NULL, FIELD(cache_mb), RESTART},
+    {"storage.checkpoint_pages", KEY_INT, false, 100, 1000000, 1000, NULL, FIELD(checkpoint_pages),
+     RESTART},
+    {"log", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
+    {"log.level", KEY_LOG_LEVEL, false, 0, 0, 0, "info", FIELD(log_level), LIVE},
 };
 
 static const struct {
@@ -463,4 +476,56 @@ config_free(struct config *config)
     kinds_free(&config->kinds);
     metrics_free(&config->metrics);
     memset(config, 0, sizeof(*config));
+}
+
+/* Writes the value of a key's field in config into buf, as the file would write it. */
+static void
+format_value(const struct config *config, const struct key_spec *spec, char *buf, size_t size)
+{
+    const char *field = (const char *)config + spec->offset;
+
+    switch (spec->kind) {
+    case KEY_STRING:
+    case KEY_TIMEZONE:
+        snprintf(buf, size, "\"%s\"", *(char *const *)field ? *(char *const *)field : "");
+        break;
+    case KEY_INT:
+        snprintf(buf, size, "%lld",
+                 spec->size == sizeof(int) ? (long long)*(const int *)field
+                                           : *(const long long *)field);
+        break;
+    case KEY_BOOL:
+        snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
+        break;
+    default:
+        snprintf(buf, size, "?");
+        break;
+    }
+}
+
+int
+config_restart_changes(const struct config *running, const struct config *next,
+                       struct config_errors *errors)
+{
+    const char *file = next->path ? next->path : "(configuration)";
+    int changed = 0;
+
+    errors->count = 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct key_spec *spec = &keys[i];
+        char now[160], wanted[160];
+
+        if (!spec->restart)
+            continue;
+        format_value(running, spec, now, sizeof(now));
+        format_value(next, spec, wanted, sizeof(wanted));
+        if (strcmp(now, wanted) == 0)
+            continue;
+        changed++;
+        add_error(errors, file, 0,
+                  "%s: the file says %s but carehubd runs with %s, and only a restart can apply "
+                  "a change to this key",
+                  spec->path, wanted, now);
+    }
+    return changed;
 }

@@ -4,7 +4,9 @@
  *
  * Every key, its type, range and default is listed in one table in config.c
  * and documented in conf/carehubd.conf and docs/configuration.md.  A file is
- * either valid as a whole or refused with every error it holds.
+ * either valid as a whole or refused with every error it holds.  On SIGHUP
+ * carehubd reads its file again into a fresh struct, which replaces the one
+ * in force as a whole or not at all (see main.c).
  */
 #ifndef CAREHUB_CONFIG_H
 #define CAREHUB_CONFIG_H
@@ -60,6 +62,18 @@ int config_load(const char *path, struct config *out, struct config_errors *erro
 
 /* How a libconfig value type reads in a message: "a string", "an integer", ... */
 const char *config_type_name(int type);
+
+/*
+ * Compares the keys that only a restart can change (state_dir, timezone,
+ * api.endpoint, notify.endpoint, limits.max_message_bytes,
+ * limits.max_pending_replies and storage.*; see the key table in config.c)
+ * between the configuration running and a freshly loaded next one.  Adds one
+ * error per key that differs, "FILE: key: the file says X but carehubd runs
+ * with Y ...", to errors (cleared first; FILE is next's path) and returns how
+ * many differ, 0 when a reload may swap next in.  Pure.
+ */
+int config_restart_changes(const struct config *running, const struct config *next,
+                           struct config_errors *errors);
 
 /* Releases what config_load() filled in; accepts a zeroed or half-built struct. */
 void config_free(struct config *config);

@@ -16,9 +16,11 @@
 #include "ingest.h"
 #include "store.h"
 
+struct backup;
+
 struct daemon {
     uv_loop_t *loop;
-    struct config config;
+    struct config config; /* the one in force; a reload replaces it whole (main.c) */
     void *zmq;
     void *api_socket;
     void *notify_socket;
@@ -37,6 +39,20 @@ struct daemon {
     int64_t started_wall_ms;
     bool stopping;
     unsigned long requests_refused; /* request-level errors since start */
+    struct backup *backup_running;  /* the backup op under way (api_admin.c), or NULL */
+
+    /* Reloading (SIGHUP): see reload_start() in main.c. */
+    struct config *reload;         /* the configuration being switched to; NULL when none */
+    bool reload_again;             /* SIGHUP during a reload: read the file again after it */
+    bool reload_refused;           /* the last reload was refused (STATUS= says so) */
+    int64_t config_loaded_wall_ms; /* when the configuration in force was swapped in */
+
+    /* systemd's notification socket (sd_notify): nothing is sent without NOTIFY_SOCKET. */
+    bool timers_open;          /* status_timer and watchdog_timer are initialized */
+    uv_timer_t status_timer;   /* STATUS= every STATUS_INTERVAL_MS */
+    uv_timer_t watchdog_timer; /* WATCHDOG=1 at half of WatchdogSec=, when it is set */
+    uint64_t status_loop_ms;   /* uv_now() at the last STATUS=, and the events stored then */
+    int64_t status_events;
 };
 
 #endif

@@ -506,7 +506,7 @@ write_batch(uv_work_t *work)
     kpi_begin(ingest->kpi, ingest->batch_now_ms);
     for (struct ingest_request *request = ingest->batch; r == 0 && request;
          request = request->next) {
-        if (request->job == INGEST_KPI_WRITE)
+        if (request->job == INGEST_KPI_WRITE || request->job == INGEST_RELOAD)
             ingest->batch_kpi_write = true;
         if (request->job == INGEST_ACK) {
             request->job_result = store_notification_ack(ingest->writer, request->ack_seq,
@@ -752,12 +752,18 @@ dispatch(struct ingest *ingest)
     }
     uv_timer_stop(&ingest->delay);
 
-    /* Whole requests, up to max_events events (always at least one request). */
+    /*
+     * Whole requests, up to max_events events (always at least one request).
+     * A reload ends its batch: what came before it is written under the old
+     * configuration, what comes after under the new.
+     */
     for (struct ingest_request *request = ingest->queue_head; request; request = request->next) {
         if (last && events + (size_t)request->count > (size_t)ingest->options.max_events)
             break;
         events += (size_t)request->count;
         last = request;
+        if (request->job == INGEST_RELOAD)
+            break;
     }
     needed = events * 2;
     if (needed > ingest->batch_hash_capacity) {
@@ -1006,6 +1012,29 @@ maybe_close(struct ingest *ingest)
     uv_close((uv_handle_t *)&ingest->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&ingest->delay, on_handle_closed);
     uv_close((uv_handle_t *)&ingest->schedule_timer, on_handle_closed);
+}
+
+int
+ingest_reconfigure(struct ingest *ingest, const struct kinds *kinds, const struct metrics *metrics,
+                   int max_events, int max_delay_ms)
+{
+    int r;
+
+    /* The worker must be idle: it reads the kinds and metrics while it writes. */
+    if (ingest->busy)
+        return -EBUSY;
+    r = kpi_set_metrics(ingest->kpi, metrics, kinds);
+    if (r < 0)
+        return r;
+    obligations_set_kinds(ingest->obligations, kinds);
+    ingest->options.kinds = kinds;
+    ingest->options.metrics = metrics;
+    ingest->options.max_events = max_events;
+    ingest->options.max_delay_ms = max_delay_ms;
+    /* kpi.flush_ms may have changed: when the figures next need a batch. */
+    ingest->kpi_next_ms = kpi_next_ms(ingest->kpi);
+    ingest->kpi_unwritten = false;
+    return 0;
 }
 
 void

@@ -50,10 +50,20 @@ struct ingest_item {
 /*
  * What a request asks of the writer: to store events; to run the scheduler
  * until nothing is due at the clock's time (answered only then: the test
- * clock's "advance" waits for it); to acknowledge a notification; or to
- * write the KPI figures held in memory (a KPI query waits for it).
+ * clock's "advance" waits for it); to acknowledge a notification; to write
+ * the KPI figures held in memory (a KPI query waits for it); or to get ready
+ * for a new configuration (a reload): the KPI figures are written and the
+ * request ends its transaction, so that when it is done nothing the writer
+ * holds depends on the configuration it had, and ingest_reconfigure() can
+ * swap it.
  */
-enum ingest_job { INGEST_PUBLISH = 0, INGEST_CATCH_UP, INGEST_ACK, INGEST_KPI_WRITE };
+enum ingest_job {
+    INGEST_PUBLISH = 0,
+    INGEST_CATCH_UP,
+    INGEST_ACK,
+    INGEST_KPI_WRITE,
+    INGEST_RELOAD
+};
 
 /* One request: the caller fills route, root, id and items (or the job's fields), then submits it.
  */
@@ -140,6 +150,18 @@ unsigned long ingest_transactions(const struct ingest *ingest);
 
 /* Message of the last failed commit (borrowed; empty when none). */
 const char *ingest_last_error(const struct ingest *ingest);
+
+/*
+ * Makes the writer work with kinds and metrics (borrowed, replacing those
+ * given to ingest_new()) and the commit settings max_events and max_delay_ms
+ * from the next transaction on.  Call on the loop, from the done callback of
+ * an INGEST_RELOAD request that succeeded (failed == 0): the worker is idle
+ * then and every KPI figure is on disk.  Afterwards nothing in ingest refers
+ * to the old kinds and metrics, which the caller may free.  Returns 0; -EBUSY
+ * when called at another time, or -ENOMEM, both with nothing changed.
+ */
+int ingest_reconfigure(struct ingest *ingest, const struct kinds *kinds,
+                       const struct metrics *metrics, int max_events, int max_delay_ms);
 
 /* Closes the loop handles once nothing is waiting or in flight; on_closed then runs. */
 void ingest_close(struct ingest *ingest, void (*on_closed)(void *data));

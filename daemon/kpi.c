@@ -309,6 +309,19 @@ struct kpi {
     uint64_t observations, alerts;
 };
 
+/* Each metric's place in name order (the order the figures table is keyed in); NULL: no memory. */
+static int *
+metric_ranks(const struct metrics *metrics)
+{
+    int *rank = calloc((size_t)metrics->count + 1, sizeof(*rank));
+
+    for (int i = 0; rank != NULL && i < metrics->count; i++)
+        for (int j = 0; j < metrics->count; j++)
+            if (strcmp(metrics->items[j].name, metrics->items[i].name) < 0)
+                rank[i]++;
+    return rank;
+}
+
 int
 kpi_new(struct kpi **out, struct store *writer, const struct metrics *metrics,
         const struct kinds *kinds, const struct directory_source *directory,
@@ -326,16 +339,39 @@ kpi_new(struct kpi **out, struct store *writer, const struct metrics *metrics,
     kpi->obligations = obligations;
     kpi->replay_needed = true;
     kpi->snapshot_day = STORE_NO_DAY;
-    kpi->rank = calloc((size_t)metrics->count + 1, sizeof(*kpi->rank));
+    kpi->rank = metric_ranks(metrics);
     if (kpi->rank == NULL) {
         free(kpi);
         return -ENOMEM;
     }
-    for (int i = 0; i < metrics->count; i++)
-        for (int j = 0; j < metrics->count; j++)
-            if (strcmp(metrics->items[j].name, metrics->items[i].name) < 0)
-                kpi->rank[i]++;
     *out = kpi;
+    return 0;
+}
+
+int
+kpi_set_metrics(struct kpi *kpi, const struct metrics *metrics, const struct kinds *kinds)
+{
+    int *rank;
+
+    if (kpi->dirty > 0 || kpi_unwritten(kpi) || kpi->flushing)
+        return -EBUSY;
+    rank = metric_ranks(metrics);
+    if (rank == NULL)
+        return -ENOMEM;
+    /*
+     * Every figure in memory is on disk, so memory can simply be let go: the
+     * maps are keyed by the metric's place in the configuration, which the
+     * new metrics may have changed, and are filled again from the database,
+     * a (metric, period) at a time, as the figures are next needed.
+     */
+    map_filter(&kpi->cells, NULL);
+    map_filter(&kpi->slices, NULL);
+    map_filter(&kpi->rollups, NULL);
+    map_filter(&kpi->states, NULL);
+    free(kpi->rank);
+    kpi->rank = rank;
+    kpi->metrics = metrics;
+    kpi->kinds = kinds;
     return 0;
 }
 

@@ -91,6 +91,20 @@ int kpi_new(struct kpi **out, struct store *writer, const struct metrics *metric
 void kpi_free(struct kpi *kpi);
 
 /*
+ * Works with metrics and kinds (borrowed, replacing the ones given before)
+ * from the next transaction on.  Call between transactions, once every
+ * figure is written (a kpi_finish() with force committed): the figures in
+ * memory are let go and read again from the database as they are needed, so
+ * a metric whose name stays keeps its figures and judgements, a new one
+ * starts empty, and the figures of a metric no longer configured stay in the
+ * database untouched.  Nothing is judged again and no alert is sent by the
+ * change itself: a figure is judged against the new thresholds when it next
+ * changes.  Returns 0; -EBUSY with figures not yet written, or -ENOMEM, both
+ * with nothing changed.
+ */
+int kpi_set_metrics(struct kpi *kpi, const struct metrics *metrics, const struct kinds *kinds);
+
+/*
  * Applies, inside an open transaction, every kpi.observed event stored after
  * the figures were last written (after a crash), without sending alerts that
  * already went out.  Call once after kpi_new().

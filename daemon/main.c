@@ -8,20 +8,33 @@
  * main() reads the configuration, opens the database and binds the sockets,
  * then runs one libuv loop until SIGTERM or SIGINT.  On either it stops
  * taking requests, lets the events already received commit and be
- * acknowledged, and exits 0.
+ * acknowledged, and exits 0.  SIGHUP reads the configuration file again and
+ * swaps it in whole, or keeps the one in force when the new one is not
+ * valid (see reload_start()).
+ *
+ * Under systemd (Type=notify) it tells the service manager through
+ * sd_notify(): READY=1 once the database is open and every socket is bound,
+ * STATUS= with a one-line summary every ten seconds, WATCHDOG=1 from a timer
+ * on the loop when WatchdogSec= is set (so a loop that stops turning stops
+ * the pings), RELOADING=1 and READY=1 around a reload, and STOPPING=1.
+ * Without NOTIFY_SOCKET none of that is sent.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <systemd/sd-daemon.h>
 #include <uv.h>
 #include <zmq.h>
 
@@ -62,6 +75,16 @@ on_bus_closed(struct bus *bus)
     daemon->api_open = false;
 }
 
+static void
+close_timers(struct daemon *daemon)
+{
+    if (!daemon->timers_open)
+        return;
+    daemon->timers_open = false;
+    uv_close((uv_handle_t *)&daemon->status_timer, NULL);
+    uv_close((uv_handle_t *)&daemon->watchdog_timer, NULL);
+}
+
 /* Everything received has been committed and answered: let the loop end. */
 static void
 on_ingest_closed(void *data)
@@ -74,25 +97,313 @@ on_ingest_closed(void *data)
     uv_close((uv_handle_t *)&daemon->sigterm, NULL);
     uv_close((uv_handle_t *)&daemon->sigint, NULL);
     uv_close((uv_handle_t *)&daemon->sighup, NULL);
+    close_timers(daemon);
 }
 
-/* Reloading arrives with the service issue; until then SIGHUP must not stop the daemon. */
+/* ---- systemd's notification socket ---- */
+
+/* How often STATUS= is sent while nothing else happens. */
+#define STATUS_INTERVAL_MS 10000
+
+/*
+ * Sends text (lines "NAME=value") to the service manager.  Under systemd a
+ * failure only means systemctl shows less, so it is logged at debug level;
+ * without NOTIFY_SOCKET sd_notify() sends nothing and returns 0.
+ */
+static void
+notify(const char *text)
+{
+    int r = sd_notify(0, text);
+
+    if (r < 0)
+        log_debug("cannot tell the service manager \"%s\": %s", text, strerror(-r));
+}
+
+/*
+ * The one line systemctl status shows: what is stored, how fast events
+ * arrive (since the last line), what the scheduler does next and which
+ * configuration is in force.  Written into buf after "STATUS=".
+ */
+static void
+format_status(struct daemon *daemon, char *buf, size_t size)
+{
+    const struct store_counters *totals = ingest_totals(daemon->ingest);
+    uint64_t now = uv_now(daemon->loop);
+    int64_t next = ingest_next_action_ms(daemon->ingest);
+    double rate = 0;
+    char next_text[32] = "none planned", loaded[32];
+
+    if (now > daemon->status_loop_ms && daemon->status_loop_ms != 0)
+        rate = (double)(totals->events_stored - daemon->status_events) * 1000.0 /
+               (double)(now - daemon->status_loop_ms);
+    daemon->status_loop_ms = now;
+    daemon->status_events = totals->events_stored;
+    if (next != 0)
+        timefmt_format_rfc3339(next, next_text, sizeof(next_text));
+    timefmt_format_rfc3339(daemon->config_loaded_wall_ms, loaded, sizeof(loaded));
+    snprintf(buf, size,
+             "STATUS=%lld events stored (%.1f/s), %zu waiting; %lld staff, %lld teams; next "
+             "reminder or escalation %s; configuration loaded %s%s",
+             (long long)totals->events_stored, rate,
+             ingest_waiting_events(daemon->ingest) + ingest_in_flight_events(daemon->ingest),
+             (long long)totals->staff_active, (long long)totals->teams, next_text, loaded,
+             daemon->reload_refused ? ", the last reload refused (see the log)" : "");
+}
+
+static void
+notify_status(struct daemon *daemon, const char *before)
+{
+    char text[640];
+    int used = snprintf(text, sizeof(text), "%s", before);
+
+    format_status(daemon, text + used, sizeof(text) - (size_t)used);
+    notify(text);
+}
+
+static void
+on_status_timer(uv_timer_t *timer)
+{
+    struct daemon *daemon = timer->loop->data;
+
+    if (!daemon->stopping)
+        notify_status(daemon, "");
+}
+
+/* Sent from the loop, so that a loop that no longer turns stops the pings. */
+static void
+on_watchdog_timer(uv_timer_t *timer)
+{
+    (void)timer;
+    notify("WATCHDOG=1");
+}
+
+/*
+ * Starts the status timer, and the watchdog timer when the service manager
+ * asks for pings (WATCHDOG_USEC, and WATCHDOG_PID when set, is this
+ * process): at half the interval, as sd_watchdog_enabled(3) advises.
+ * Neither keeps the loop alive; on_ingest_closed() closes both.
+ */
+static void
+start_timers(struct daemon *daemon)
+{
+    uint64_t usec = 0;
+    int r;
+
+    uv_timer_init(daemon->loop, &daemon->status_timer);
+    uv_timer_init(daemon->loop, &daemon->watchdog_timer);
+    daemon->timers_open = true;
+    uv_timer_start(&daemon->status_timer, on_status_timer, STATUS_INTERVAL_MS, STATUS_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&daemon->status_timer);
+    r = sd_watchdog_enabled(0, &usec);
+    if (r < 0)
+        log_warning("ignoring the watchdog settings from the service manager: %s", strerror(-r));
+    if (r > 0) {
+        uint64_t interval = usec / 2000 > 0 ? usec / 2000 : 1;
+        uv_timer_start(&daemon->watchdog_timer, on_watchdog_timer, interval, interval);
+        log_info("watchdog: pinging the service manager every %llu ms",
+                 (unsigned long long)interval);
+    }
+    uv_unref((uv_handle_t *)&daemon->watchdog_timer);
+}
+
+/* ---- Reloading the configuration (SIGHUP) ---- */
+
+static void reload_start(struct daemon *daemon);
+
+/* A SIGHUP that came during the reload just finished is served now. */
+static void
+reload_next(struct daemon *daemon)
+{
+    if (!daemon->reload_again || daemon->stopping)
+        return;
+    daemon->reload_again = false;
+    reload_start(daemon);
+}
+
+/* Ends a reload: READY=1 again, with the summary. */
+static void
+reload_ended(struct daemon *daemon)
+{
+    if (daemon->stopping)
+        return;
+    notify_status(daemon, "READY=1\n");
+    reload_next(daemon);
+}
+
+/* Refuses the configuration next (freed here): the one in force stays, whole. */
+static void __attribute__((format(printf, 3, 4)))
+reload_refuse(struct daemon *daemon, struct config *next, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    config_free(next);
+    free(next);
+    daemon->reload_refused = true;
+    log_error("configuration not reloaded: %s; carehubd goes on with the configuration it had",
+              reason);
+    reload_ended(daemon);
+}
+
+static void
+log_config_errors(const char *path, const struct config_errors *errors)
+{
+    for (int i = 0; i < errors->count && i < CONFIG_MAX_ERRORS; i++)
+        log_error("%s", errors->text[i]);
+    if (errors->count > CONFIG_MAX_ERRORS)
+        log_error("%s: %d more errors not shown", path, errors->count - CONFIG_MAX_ERRORS);
+}
+
+static void warn_unheld_roles(struct daemon *daemon);
+
+/*
+ * Reads the file again (the path given at start) into a fresh struct
+ * config.  A file with mistakes is refused, each mistake logged as at start;
+ * so is one that changes a key only a restart can apply (config.c marks
+ * them): the configuration in force is always one whole file, never a mix
+ * of two.  A valid file goes to the writer as an INGEST_RELOAD request,
+ * which writes the KPI figures and ends its transaction; reload_finish()
+ * then swaps it in, between two transactions.
+ */
+static void
+reload_start(struct daemon *daemon)
+{
+    struct timespec now;
+    struct config *next = calloc(1, sizeof(*next));
+    struct config_errors errors;
+    struct ingest_request *request;
+    char text[PATH_MAX + 128];
+    int changed;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* MONOTONIC_USEC: systemd 253 and later match the READY=1 that ends the reload to it. */
+    snprintf(text, sizeof(text), "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+             (unsigned long long)now.tv_sec * 1000000ULL + (unsigned long long)now.tv_nsec / 1000,
+             daemon->config.path);
+    notify(text);
+    log_notice("received SIGHUP: reading the configuration again from %s", daemon->config.path);
+    if (next == NULL) {
+        reload_refuse(daemon, NULL, "out of memory");
+        return;
+    }
+    if (config_load(daemon->config.path, next, &errors) < 0) {
+        log_config_errors(daemon->config.path, &errors);
+        reload_refuse(daemon, next, "%s has %d mistake%s (above)", daemon->config.path,
+                      errors.count, errors.count == 1 ? "" : "s");
+        return;
+    }
+    changed = config_restart_changes(&daemon->config, next, &errors);
+    if (changed > 0) {
+        log_config_errors(daemon->config.path, &errors);
+        reload_refuse(daemon, next,
+                      "%d key%s that only a restart can change differ%s (above); check the file "
+                      "with -n and restart carehubd to apply it",
+                      changed, changed == 1 ? "" : "s", changed == 1 ? "s" : "");
+        return;
+    }
+    request = ingest_request_new(0);
+    if (request == NULL) {
+        reload_refuse(daemon, next, "out of memory");
+        return;
+    }
+    request->job = INGEST_RELOAD;
+    daemon->reload = next;
+    ingest_submit(daemon->ingest, request);
+}
+
+/*
+ * The writer has written the KPI figures and is idle: the new configuration
+ * replaces the one in force as a whole, and the old one is freed, since
+ * nothing refers to it any more (the API reads daemon->config on this loop;
+ * ingest_reconfigure() moved the writer's modules to the new kinds and
+ * metrics).  A later section that a module keeps pointers into is one more
+ * argument to ingest_reconfigure() or one more call here.
+ */
+static void
+reload_finish(struct daemon *daemon, struct ingest_request *request)
+{
+    struct config *next = daemon->reload;
+    struct config previous;
+    int r = request->failed;
+
+    ingest_request_free(request);
+    daemon->reload = NULL;
+    if (daemon->stopping) {
+        log_info("configuration not reloaded: carehubd is stopping");
+        config_free(next);
+        free(next);
+        return;
+    }
+    if (r < 0) {
+        reload_refuse(daemon, next,
+                      "the transaction before the switch failed (%s); send SIGHUP again",
+                      ingest_last_error(daemon->ingest));
+        return;
+    }
+    previous = daemon->config;
+    daemon->config = *next;
+    r = ingest_reconfigure(daemon->ingest, &daemon->config.kinds, &daemon->config.metrics,
+                           daemon->config.commit_max_events, daemon->config.commit_max_delay_ms);
+    if (r < 0) {
+        *next = daemon->config;
+        daemon->config = previous;
+        reload_refuse(daemon, next, "the writer could not take it (%s)", strerror(-r));
+        return;
+    }
+    free(next); /* its contents are daemon->config's now */
+    config_free(&previous);
+    log_set_level(daemon->config.log_level);
+    daemon->config_loaded_wall_ms = clock_wall_ms();
+    daemon->reload_refused = false;
+    log_notice("configuration reloaded from %s: %d review kinds, %d courses, %d metrics",
+               daemon->config.path, daemon->config.kinds.kind_count,
+               daemon->config.kinds.course_count, daemon->config.metrics.count);
+    warn_unheld_roles(daemon);
+    reload_ended(daemon);
+}
+
 static void
 on_hangup(uv_signal_t *handle, int signum)
 {
-    (void)handle;
+    struct daemon *daemon = handle->loop->data;
+
     (void)signum;
-    log_notice("received SIGHUP: this version cannot reload its configuration; restart "
-               "carehubd to apply changes (nothing was changed)");
+    if (daemon->stopping) {
+        log_notice("received SIGHUP while stopping: the configuration is not read again");
+        return;
+    }
+    if (daemon->reload != NULL) {
+        log_notice("received SIGHUP during a reload: the file is read again once this one ends");
+        daemon->reload_again = true;
+        return;
+    }
+    reload_start(daemon);
+}
+
+/* Routes what the writer finished: reloads here, everything else to the API. */
+static void
+on_ingest_done(void *data, struct ingest_request *request)
+{
+    if (request->job == INGEST_RELOAD)
+        reload_finish(data, request);
+    else
+        api_publish_done(data, request);
 }
 
 static void
 on_signal(uv_signal_t *handle, int signum)
 {
     struct daemon *daemon = handle->loop->data;
+    char text[160];
 
     if (daemon->stopping)
         return;
+    snprintf(text, sizeof(text), "STOPPING=1\nSTATUS=stopping: finishing %zu received events",
+             ingest_waiting_events(daemon->ingest) + ingest_in_flight_events(daemon->ingest));
+    notify(text);
     log_info("received %s: refusing new requests; finishing %zu queued and %zu in-flight events",
              strsignal(signum), ingest_waiting_events(daemon->ingest),
              ingest_in_flight_events(daemon->ingest));
@@ -393,7 +704,7 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
     ingest_options.metrics = &daemon.config.metrics;
     ingest_options.clock = &daemon.clock;
     ingest_options.published = on_published;
-    r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, api_publish_done, &daemon,
+    r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, on_ingest_done, &daemon,
                    message, sizeof(message));
     if (r < 0) {
         log_error("%s", message);
@@ -419,9 +730,13 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
 
     daemon.started_loop_ms = uv_now(&loop);
     daemon.started_wall_ms = clock_wall_ms();
+    daemon.config_loaded_wall_ms = daemon.started_wall_ms;
+    start_timers(&daemon);
     log_info("carehubd %s ready: %lld events stored, api %s, notify %s, database %s",
              CAREHUB_VERSION, (long long)ingest_totals(daemon.ingest)->events_stored,
              daemon.config.api_endpoint, daemon.config.notify_endpoint, store_path(daemon.writer));
+    /* The database is open and every socket bound: requests are answered from here on. */
+    notify_status(&daemon, "READY=1\n");
     uv_run(&loop, UV_RUN_DEFAULT);
     status = 0;
 
@@ -436,6 +751,10 @@ out:
     }
     if (daemon.api_socket)
         zmq_close(daemon.api_socket);
+    if (daemon.reload != NULL) {
+        config_free(daemon.reload); /* a reload the writer never reached */
+        free(daemon.reload);
+    }
     if (daemon.notify_socket)
         zmq_close(daemon.notify_socket);
     if (daemon.zmq)

@@ -65,6 +65,13 @@ obligations_free(struct obligations *obligations)
 }
 
 void
+obligations_set_kinds(struct obligations *obligations, const struct kinds *kinds)
+{
+    obligations->kinds = kinds;
+    obligations->role_count = 0; /* role lookups are per transaction; start afresh anyway */
+}
+
+void
 obligations_begin(struct obligations *obligations, int64_t now_ms)
 {
     obligations->now_ms = now_ms;

@@ -44,6 +44,15 @@ int obligations_new(struct obligations **out, struct store *writer, const struct
 void obligations_free(struct obligations *obligations);
 
 /*
+ * Works with kinds (borrowed, replacing the ones given before) from the next
+ * transaction on; call between transactions.  Nothing stored is rewritten:
+ * an obligation keeps its due date and the moment of its next action, and
+ * when that moment comes the action is worked out from the kind as kinds
+ * says (see take_action() and docs/configuration.md, "Reloading").
+ */
+void obligations_set_kinds(struct obligations *obligations, const struct kinds *kinds);
+
+/*
  * Starts a transaction's work at now_ms (the daemon's clock, read on the
  * loop): forgets the notices of the last one.
  */

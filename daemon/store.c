@@ -1078,3 +1078,106 @@ store_size_bytes(struct store *store)
         total += st.st_size;
     return total;
 }
+
+/* Pages copied per step of a backup: 1 MiB of 4 KiB pages, so that an abandoned one stops soon. */
+#define BACKUP_STEP_PAGES 256
+
+/* The part of a snapshot a backup reports; the first read also fixes the snapshot. */
+static int
+backup_read_snapshot(struct store *store, struct store_backup_info *info)
+{
+    int64_t missed;
+    int r = pragma_int(store, "SELECT coalesce(max(seq), 0) FROM events", &info->last_event_seq);
+
+    if (r == 0)
+        r = store_counters_get(store, &info->counters);
+    if (r == 0)
+        r = store_notifications_summary(store, &info->last_notification_seq, &missed);
+    return r;
+}
+
+/* SQLite's words for a failure on the copy, with the system's reason when there is one. */
+static void
+backup_target_error(sqlite3 *target, int rc, const char *target_path, char *message, size_t size)
+{
+    int system_errno = target != NULL ? sqlite3_system_errno(target) : 0;
+
+    snprintf(message, size, "cannot write %s: %s%s%s%s", target_path, sqlite3_errstr(rc),
+             system_errno != 0 ? " (" : "", system_errno != 0 ? strerror(system_errno) : "",
+             system_errno != 0 ? ")" : "");
+}
+
+int
+store_backup(struct store *store, const char *target_path, store_backup_progress progress,
+             void *context, struct store_backup_info *info, char *message, size_t size)
+{
+    sqlite3 *target = NULL;
+    sqlite3_backup *backup = NULL;
+    int rc = SQLITE_OK, r;
+
+    memset(info, 0, sizeof(*info));
+    /*
+     * BEGIN takes no snapshot by itself; the first read does, and the steps
+     * below copy from that snapshot: SQLite restarts a backup only when its
+     * source connection starts a new read transaction and sees that others
+     * wrote, and this one keeps its transaction open to the end.
+     */
+    r = exec(store, "BEGIN");
+    if (r == 0)
+        r = backup_read_snapshot(store, info);
+    if (r < 0) {
+        snprintf(message, size, "cannot read %s: %s", store->path, store_error(store));
+        goto out;
+    }
+    info->target_failed = true;
+    rc = sqlite3_open_v2(target_path, &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* No journal while copying: a copy that fails is removed, never rolled back. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(target, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", NULL, NULL,
+                          NULL);
+    if (rc == SQLITE_OK) {
+        backup = sqlite3_backup_init(target, "main", store->db, "main");
+        if (backup == NULL)
+            rc = sqlite3_errcode(target);
+    }
+    if (rc != SQLITE_OK) {
+        r = store_map_error(rc);
+        backup_target_error(target, rc, target_path, message, size);
+        goto out;
+    }
+    do {
+        rc = sqlite3_backup_step(backup, BACKUP_STEP_PAGES);
+        if (rc == SQLITE_OK && progress != NULL &&
+            progress(context, sqlite3_backup_remaining(backup), sqlite3_backup_pagecount(backup)) !=
+                0)
+            r = -ECANCELED;
+    } while (rc == SQLITE_OK && r == 0);
+    info->pages = sqlite3_backup_pagecount(backup);
+    sqlite3_backup_finish(backup); /* it returns what the last step did */
+    if (r == 0 && rc != SQLITE_DONE) {
+        r = store_map_error(rc);
+        if (r == -EBUSY || r == -EBADMSG || r == -ENOMEM) {
+            /* The database itself was locked, damaged, or memory ran out. */
+            info->target_failed = false;
+            snprintf(message, size, "cannot copy %s: %s", store->path, sqlite3_errstr(rc));
+        } else {
+            backup_target_error(target, rc, target_path, message, size);
+        }
+        goto out;
+    }
+    /*
+     * The copied header says WAL, as the database's does; one file is what
+     * a backup should be, so the copy goes back to a rollback journal.
+     */
+    if (r == 0) {
+        rc = sqlite3_exec(target, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            r = store_map_error(rc);
+            backup_target_error(target, rc, target_path, message, size);
+        }
+    }
+out:
+    sqlite3_close(target); /* accepts NULL; nothing is left unfinalised on it */
+    store_rollback(store); /* ends the read transaction */
+    return r;
+}

@@ -145,6 +145,41 @@ int store_teams_with_manager(struct store *store, const char *manager_id, store_
 /* Bytes on disk of the database and its write-ahead log. */
 int64_t store_size_bytes(struct store *store);
 
+/* What a backup holds: the snapshot store_backup() copied. */
+struct store_backup_info {
+    int64_t pages;                  /* pages in the copy */
+    int64_t last_event_seq;         /* the last event in it; 0 when none */
+    int64_t last_notification_seq;  /* the last notification in it; 0 when none */
+    struct store_counters counters; /* the totals in it, as "status" gives them */
+    bool target_failed;             /* on failure: writing the copy failed, not reading */
+};
+
+/*
+ * Called after each step of a backup with the pages still to copy and the
+ * pages in all; a non-zero return abandons the backup.
+ */
+typedef int (*store_backup_progress)(void *context, int remaining, int total);
+
+/*
+ * Copies the database that store reads into target_path, an empty file the
+ * caller has created, with SQLite's online backup API.  store must be a
+ * connection of its own (not the writer's, nor one the loop queries on):
+ * the whole copy runs inside one read transaction on it, so the copy is the
+ * database as it was at the last commit before the call however many
+ * commits other connections make meanwhile (SQLite would otherwise restart
+ * a backup whenever another connection writes), and *info describes that
+ * same snapshot.  The copy is left in rollback-journal mode, one
+ * self-contained file that opens read-only anywhere; store_open() puts it
+ * back in WAL mode.  Nothing is synced to disk: that is the caller's.
+ *
+ * Returns 0; -ECANCELED when progress asked to stop; another negative code
+ * with a sentence in message and info->target_failed set when the copy
+ * could not be written.  On failure target_path holds a partial copy, and
+ * may have -wal and -shm companions, for the caller to remove.
+ */
+int store_backup(struct store *store, const char *target_path, store_backup_progress progress,
+                 void *context, struct store_backup_info *info, char *message, size_t size);
+
 /* ---- Obligations, notifications, absences, concerns (store_obligations.c) ---- */
 
 /* A day that is not set (days are counted from 1970-01-01 and may be negative). */

@@ -590,6 +590,84 @@ test_free_accepts_empty(void **state)
     config_free(NULL);
 }
 
+/* A second file, loaded into *next, for comparing two configurations. */
+static void
+load_next(struct fixture *fixture, const char *text, struct config *next)
+{
+    struct config_errors errors;
+
+    write_temp_file(fixture->included, sizeof(fixture->included), text);
+    if (config_load(fixture->included, next, &errors) != 0) {
+        print_errors(&errors);
+        fail_msg("the second file was refused");
+    }
+}
+
+static void
+test_reload_may_change_live_keys(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config next;
+    struct config_errors errors;
+
+    load_valid(fixture, MINIMAL);
+    load_next(fixture,
+              MINIMAL "log = { level = \"debug\"; };\n"
+                      "limits = { max_batch_events = 5; max_queued_events = 2000; };\n"
+                      "commit = { max_events = 7; max_delay_ms = 3; };\n"
+                      "kinds = ( { name = \"appraisal\"; title = \"Appraisal\";\n"
+                      "            recurring = { every = \"1 year\"; }; } );\n"
+                      "metrics = ( { name = \"falls\"; title = \"Falls\"; } );\n",
+              &next);
+    errors.count = 99;
+    assert_int_equal(config_restart_changes(&fixture->config, &next, &errors), 0);
+    assert_int_equal(errors.count, 0);
+    /* The same file again: nothing differs either way. */
+    assert_int_equal(config_restart_changes(&next, &next, &errors), 0);
+    config_free(&next);
+}
+
+static void
+test_reload_refuses_restart_keys(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config next;
+    struct config_errors errors;
+    char expected[512];
+
+    load_valid(fixture, MINIMAL);
+    load_next(fixture,
+              "state_dir = \"/var/lib/elsewhere\";\n"
+              "api = { endpoint = \"ipc:///run/carehub/api.sock\"; };\n"
+              "notify = { endpoint = \"tcp://127.0.0.1:7421\"; };\n"
+              "timezone = \"Europe/London\";\n"
+              "limits = { max_message_bytes = 2048; max_pending_replies = 100; "
+              "max_batch_events = 5; };\n"
+              "storage = { durable = false; cache_mb = 8; checkpoint_pages = 100; };\n",
+              &next);
+    assert_int_equal(config_restart_changes(&fixture->config, &next, &errors), 8);
+    assert_int_equal(errors.count, 8);
+    /* In the order of the key table, each naming the next file, the key and both values. */
+    static const char *const keys[][3] = {
+        {"state_dir", "\"/var/lib/elsewhere\"", "\"/var/lib/carehub-test\""},
+        {"timezone", "\"Europe/London\"", "\"UTC\""},
+        {"api.endpoint", "\"ipc:///run/carehub/api.sock\"", "\"tcp://127.0.0.1:7420\""},
+        {"limits.max_message_bytes", "2048", "1048576"},
+        {"limits.max_pending_replies", "100", "10000"},
+        {"storage.durable", "false", "true"},
+        {"storage.cache_mb", "8", "64"},
+        {"storage.checkpoint_pages", "100", "1000"},
+    };
+    for (int i = 0; i < 8; i++) {
+        snprintf(expected, sizeof(expected),
+                 "%s: %s: the file says %s but carehubd runs with %s, and only a restart can "
+                 "apply a change to this key",
+                 fixture->included, keys[i][0], keys[i][1], keys[i][2]);
+        assert_string_equal(errors.text[i], expected);
+    }
+    config_free(&next);
+}
+
 int
 main(void)
 {
@@ -632,6 +710,8 @@ main(void)
         TEST(test_error_in_included_file),
         TEST(test_review_sections_are_known),
         TEST(test_free_accepts_empty),
+        TEST(test_reload_may_change_live_keys),
+        TEST(test_reload_refuses_restart_keys),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -1648,6 +1648,74 @@ test_alert_for_a_past_period(void **state)
     assert_int_equal(stored_state(f, M_STAY, DAY(2026, 1, 1), "T2"), KPI_NONE);
 }
 
+/* ---- A new configuration (a reload) ---- */
+
+/*
+ * kpi_set_metrics() between transactions: refused while figures wait to be
+ * written; afterwards a kept metric keeps its figures and judgement although
+ * its place in the list moved, is judged against its new levels when its
+ * figure next changes (and alerts), a removed metric's observations are
+ * refused while its figures stay stored, and a new metric starts empty.
+ */
+static void
+test_set_metrics_between_transactions(void **state)
+{
+    struct fixture *f = *state;
+    const int64_t jan = DAY(2026, 1, 1);
+    const int64_t t = UTC(2026, 1, 12, 9, 0);
+    struct metric next_items[2];
+    struct metrics next = f->metrics;
+    struct notification_list list;
+
+    begin_at(f, NOW); /* the first transaction of a day writes the figures in any case */
+    commit(f, false);
+    begin_at(f, NOW + 500);
+    observe_ok(f, "length_of_stay", "T1", 5.5, t); /* green: amber only from 6 */
+    observe_ok(f, "incidents", "T2", 1, t);
+    commit(f, false);
+    assert_true(kpi_unwritten(f->kpi));
+
+    /* "falls" first, so that length_of_stay moves from place 0 to place 1. */
+    memset(next_items, 0, sizeof(next_items));
+    name_metric(&next_items[0], "falls", "Falls", "");
+    next_items[0].aggregate = AGGREGATE_SUM;
+    next_items[0].periods = 1u << PERIOD_MONTH;
+    next_items[0].alert_period = PERIOD_MONTH;
+    next_items[0].min_observations = 1;
+    next_items[1] = f->items[M_STAY];
+    next_items[1].warning = 5.5;
+    next.count = 2;
+    next.items = next_items;
+    assert_int_equal(kpi_set_metrics(f->kpi, &next, &f->kinds), -EBUSY);
+    expect_rejected(f, check_event(f, "falls", "T1", 1, t), "unknown_metric", "falls");
+
+    begin_at(f, NOW + 1000);
+    commit(f, true);
+    assert_false(kpi_unwritten(f->kpi));
+    assert_int_equal(kpi_set_metrics(f->kpi, &next, &f->kinds), 0);
+    assert_int_equal(stored_state(f, M_STAY, jan, "T1"), KPI_OK); /* nothing judged again */
+    assert_int_equal(last_seq(f), 0);                             /* nor told */
+
+    begin_at(f, NOW + 2000);
+    expect_rejected(f, observe(f, "incidents", "T2", 1, t), "unknown_metric", "incidents");
+    observe_ok(f, "length_of_stay", "T1", 5.5, t + 1); /* 11 / 2 = 5.5: amber now */
+    observe_ok(f, "falls", "T1", 2, t);
+    commit(f, true);
+    expect_stored(f, M_STAY, PERIOD_MONTH, jan, "T1", 2, 11, 5.5, 5.5, 5.5);
+    expect_stored(f, M_STAY, PERIOD_WEEK, DAY(2026, 1, 12), "T1", 2, 11, 5.5, 5.5, 5.5);
+    expect_stored(f, M_INCIDENTS, PERIOD_MONTH, jan, "T2", 1, 1, 1, 1, 1);
+    assert_int_equal(stored_state(f, M_STAY, jan, "T1"), KPI_WARNING);
+    alerts_about(f, 0, "T1", &list);
+    EXPECT_RECIPIENTS(&list, "M1", "M3");
+    expect_contains(list.items[0].text, "is now AMBER for 2026-01: 5.5 days");
+    expect_contains(list.items[0].text, "amber from 5.5 days");
+    free(list.items);
+    struct cell_listing falls = {0};
+    assert_int_equal(store_kpi_cells(f->store, "falls", PERIOD_MONTH, jan, jan, list_cell, &falls),
+                     0);
+    assert_string_equal(falls.text, "T1/20454:1/2/2\n");
+}
+
 int
 main(void)
 {
@@ -1672,6 +1740,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rollback_then_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_recipients_and_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_for_a_past_period, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_metrics_between_transactions, setup, teardown),
     };
 
     setenv("TZ", "Europe/London", 1);

@@ -1657,6 +1657,136 @@ test_interested_and_depend_on_role(void **state)
     assert_false(obligations_depend_on_role(&none));
 }
 
+/* ---- A new configuration (a reload) ---- */
+
+/* text with every occurrence of from replaced by to (the caller frees it). */
+static char *
+replaced(const char *text, const char *from, const char *to)
+{
+    size_t size = strlen(text) + 1;
+    char *out, *at;
+
+    for (const char *p = strstr(text, from); p; p = strstr(p + 1, from))
+        size += strlen(to);
+    out = calloc(1, size);
+    assert_non_null(out);
+    at = out;
+    for (const char *p = text;;) {
+        const char *found = strstr(p, from);
+        if (found == NULL) {
+            strcpy(at, p);
+            break;
+        }
+        memcpy(at, p, (size_t)(found - p));
+        at += found - p;
+        strcpy(at, to);
+        at += strlen(to);
+        p = found + strlen(from);
+    }
+    return out;
+}
+
+/*
+ * obligations_set_kinds() between transactions, as a reload does: the send
+ * time moves from 09:00 to 14:00, the induction kind is removed and a
+ * "wellbeing" kind (care workers, every 4 weeks, the first after 1 week) is
+ * added.  Someone hired afterwards gets the new kind at the new time and no
+ * induction; someone hired before keeps what was planned, gets no
+ * wellbeing, and hears nothing more of the removed induction; a reminder
+ * planned for 09:00 comes up then, is worked out again and goes out at 14:00.
+ */
+static void
+test_set_kinds_between_transactions(void **state)
+{
+    struct fixture *f = *state;
+    char path[160], *text, *step;
+    struct config next;
+    struct config_errors errors;
+    struct notification n;
+    struct obligation o;
+    FILE *file;
+
+    hire(f, "S1", "Sam Doyle", "care_worker", "T1", "2026-01-05");
+    o = the_obligation(f, "S1", "supervision", "", "", OBLIGATION_OPEN);
+    assert_int_equal(o.next_ms, UTC(2026, 1, 19, 9, 0)); /* 14 days before Mon 2 February */
+    o = the_obligation(f, "S1", "induction", "", "week1", OBLIGATION_OPEN);
+    assert_int_equal(o.next_ms, UTC(2026, 1, 12, 9, 0));
+
+    snprintf(path, sizeof(path), "%s/next.conf", f->dir);
+    text = calloc(1, sizeof(config_format) + 64);
+    assert_non_null(text);
+    snprintf(text, sizeof(config_format) + 64, config_format, f->dir);
+    step = replaced(text, "send_time = \"09:00\"", "send_time = \"14:00\"");
+    free(text);
+    text = replaced(step, "name = \"induction\"", "name = \"wellbeing\"");
+    free(step);
+    step = replaced(text,
+                    "milestones = { after = \"staff.hired\"; steps = (\n"
+                    "          { name = \"week1\"; title = \"Week 1 check-in\"; at = \"1 week\"; "
+                    "},\n"
+                    "          { name = \"week4\"; title = \"Week 4 check-in\"; at = \"4 weeks\"; "
+                    "} ); };",
+                    "recurring = { every = \"4 weeks\"; first = \"1 week\"; };");
+    free(text);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(step, file);
+    fclose(file);
+    free(step);
+    if (config_load(path, &next, &errors) != 0) {
+        for (int i = 0; i < errors.count && i < CONFIG_MAX_ERRORS; i++)
+            print_message("  %s\n", errors.text[i]);
+        fail_msg("the second file was refused");
+    }
+    assert_null(kinds_find(&next.kinds, "induction"));
+    assert_non_null(kinds_find(&next.kinds, "wellbeing"));
+    obligations_set_kinds(f->obligations, &next.kinds);
+
+    /* Nothing stored is rewritten by the change itself. */
+    o = the_obligation(f, "S1", "supervision", "", "", OBLIGATION_OPEN);
+    assert_int_equal(o.next_ms, UTC(2026, 1, 19, 9, 0));
+    hire(f, "S2", "Kim Ahn", "care_worker", "T1", "2026-01-05");
+    assert_int_equal(count_matching(f, "S2", "induction", NULL, NULL, -1), 0);
+    assert_int_equal(count_matching(f, "S1", "wellbeing", NULL, NULL, -1), 0);
+    o = the_obligation(f, "S2", "wellbeing", "", "", OBLIGATION_OPEN);
+    assert_int_equal(o.due_day, DAY(2026, 1, 12));
+    assert_int_equal(o.next_ms, UTC(2026, 1, 12, 14, 0));
+    o = the_obligation(f, "S2", "supervision", "", "", OBLIGATION_OPEN);
+    assert_int_equal(o.next_ms, UTC(2026, 1, 19, 14, 0));
+
+    /* Monday 12 January: S1's induction step comes up at 09:00 and sends nothing. */
+    advance_to(f, UTC(2026, 1, 12, 13, 59));
+    assert_int_equal(last_seq(f), 0);
+    o = the_obligation(f, "S1", "induction", "", "week1", OBLIGATION_OPEN);
+    assert_int_equal(o.next_ms, 0);
+    advance_to(f, UTC(2026, 1, 12, 14, 0));
+    n = the_notification(f, 0, "wellbeing");
+    assert_string_equal(n.staff_id, "S2");
+    assert_string_equal(n.recipient_id, "M1");
+    assert_int_equal(n.planned_ms, UTC(2026, 1, 12, 14, 0));
+    assert_int_equal(last_seq(f), 1);
+
+    /* Monday 19 January: S1's reminder planned for 09:00 goes out at 14:00, with S2's. */
+    advance_to(f, UTC(2026, 1, 19, 9, 0));
+    assert_int_equal(last_seq(f), 1);
+    o = the_obligation(f, "S1", "supervision", "", "", OBLIGATION_OPEN);
+    assert_int_equal(o.next_ms, UTC(2026, 1, 19, 14, 0));
+    advance_to(f, UTC(2026, 1, 19, 14, 0));
+    struct notification_list list;
+    notifications_after(f->store, 1, &list);
+    assert_int_equal(list.count, 2);
+    for (size_t i = 0; i < list.count; i++) {
+        assert_string_equal(list.items[i].kind, "supervision");
+        assert_int_equal(list.items[i].planned_ms, UTC(2026, 1, 19, 14, 0));
+    }
+    assert_true(strcmp(list.items[0].staff_id, list.items[1].staff_id) != 0);
+    free(list.items);
+    assert_int_equal(missed_count(f), 0);
+
+    obligations_set_kinds(f->obligations, &f->config.kinds);
+    config_free(&next);
+}
+
 int
 main(void)
 {
@@ -1687,6 +1817,7 @@ main(void)
         cmocka_unit_test(test_text_reminder),
         cmocka_unit_test(test_text_escalation),
         cmocka_unit_test_setup_teardown(test_interested_and_depend_on_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_kinds_between_transactions, setup, teardown),
     };
 
     setenv("TZ", "Europe/London", 1);
