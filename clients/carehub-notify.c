@@ -999,10 +999,23 @@ check_cursor(struct notifier *n)
 static int
 connect_daemon(struct notifier *n)
 {
+    struct client_security security;
     char err[512];
     int r;
 
-    r = client_open(&n->api, n->config.api_endpoint, 0, err, sizeof(err));
+    /* Only the configuration's keys: not the environment's, which are for the tools. */
+    memset(&security, 0, sizeof(security));
+    if (n->config.api_key_file != NULL) {
+        r = client_security_load(&security, n->config.api_key_file, n->config.api_server_key, err,
+                                 sizeof(err));
+        if (r < 0) {
+            log_error("api.key_file, api.server_key: %s", err);
+            return r;
+        }
+    }
+    /* The follower uses the same credentials for its subscription. */
+    r = client_open_secure(&n->api, n->config.api_endpoint, 0, &security, err, sizeof(err));
+    explicit_bzero(&security, sizeof(security));
     if (r < 0) {
         log_error("api.endpoint: %s", err);
         return r;

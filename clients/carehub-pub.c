@@ -155,6 +155,8 @@ struct read_item {
 
 struct options {
     const char *endpoint;
+    const char *key_file;   /* --key-file, else $CAREHUB_KEY_FILE */
+    const char *server_key; /* --server-key, else $CAREHUB_SERVER_KEY */
     size_t batch;
     size_t window;
     int64_t timeout_ms; /* 0: wait for ever */
@@ -194,8 +196,9 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: carehub-pub [-e ENDPOINT] [--batch N] [--window N] [--timeout SECONDS]\n"
-            "                   [--quiet] [FILE...]\n"
+            "usage: carehub-pub [-e ENDPOINT] [--key-file FILE] [--server-key KEY]\n"
+            "                   [--batch N] [--window N] [--timeout SECONDS] [--quiet]\n"
+            "                   [FILE...]\n"
             "\n"
             "Publishes CloudEvents to carehubd.  Each FILE (standard input when there is\n"
             "none, or for -) holds a stream of JSON values: each object is one event, each\n"
@@ -204,6 +207,11 @@ usage(FILE *out)
             "\"FILE:LINE: CODE: MESSAGE\".\n"
             "\n"
             "  -e, --endpoint ENDPOINT  the daemon's API socket (default: $%s)\n"
+            "      --key-file FILE      this client's CURVE key pair, made with carehubctl\n"
+            "                           keygen (default: $%s)\n"
+            "      --server-key KEY     the daemon's public key: 40 characters of Z85 or a\n"
+            "                           file holding it (default: $%s); with --key-file,\n"
+            "                           connections are encrypted and authenticated\n"
             "      --batch N            events per publish request (default %d)\n"
             "      --window N           most events waiting for acknowledgement (default %d)\n"
             "      --timeout SECONDS    give up after this long without any reply while\n"
@@ -225,7 +233,8 @@ usage(FILE *out)
             "\n"
             "Exit status: 0 every event was stored or a duplicate, 1 some input was\n"
             "rejected, 2 usage, input or connection error, or timeout.\n",
-            CLIENT_ENDPOINT_ENV, PUB_DEFAULT_BATCH, PUB_DEFAULT_WINDOW, PUB_DEFAULT_TIMEOUT_S);
+            CLIENT_ENDPOINT_ENV, CLIENT_KEY_FILE_ENV, CLIENT_SERVER_KEY_ENV, PUB_DEFAULT_BATCH,
+            PUB_DEFAULT_WINDOW, PUB_DEFAULT_TIMEOUT_S);
 }
 
 /* ---- reporting ---- */
@@ -1411,6 +1420,8 @@ parse_options(int argc, char **argv, struct options *options)
         {"window", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
+        {"key-file", required_argument, NULL, 'K'},
+        {"server-key", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1446,6 +1457,12 @@ parse_options(int argc, char **argv, struct options *options)
         case 'q':
             options->quiet = true;
             break;
+        case 'K':
+            options->key_file = optarg;
+            break;
+        case 'S':
+            options->server_key = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -1472,7 +1489,8 @@ main(int argc, char **argv)
     static char *standard_input[] = {"-", NULL};
     static char stderr_buffer[1 << 16];
     struct pub pub = {0};
-    char err[256];
+    struct client_security security;
+    char err[512];
     int status = 2;
 
     /* Many rejections are written per loop; flushed before every wait. */
@@ -1486,11 +1504,15 @@ main(int argc, char **argv)
     pub.reader.fd = -1;
     pub.batch_limit = pub.options.batch;
     pub.byte_limit = PUB_MAX_REQUEST_BYTES;
-    if (client_open(&pub.client, pub.options.endpoint, CLIENT_MONITOR | CLIENT_IMMEDIATE, err,
-                    sizeof(err)) < 0) {
+    if (client_security_load(&security, pub.options.key_file, pub.options.server_key, err,
+                             sizeof(err)) < 0 ||
+        client_open_secure(&pub.client, pub.options.endpoint, CLIENT_MONITOR | CLIENT_IMMEDIATE,
+                           &security, err, sizeof(err)) < 0) {
+        explicit_bzero(&security, sizeof(security));
         fprintf(stderr, "carehub-pub: %s\n", err);
         goto out;
     }
+    explicit_bzero(&security, sizeof(security));
     if (run(&pub) < 0)
         pub.failed = true;
     /* The rejections first, so that the summary comes last in a shared file. */

@@ -33,6 +33,7 @@
 
 #include "calendar.h"
 #include "client.h"
+#include "keyfile.h"
 #include "timefmt.h"
 #include "wire.h"
 
@@ -87,6 +88,7 @@ enum command_option {
     OPT_OUTPUT = 1u << 17,
     OPT_DOMAIN = 1u << 18,
     OPT_OVERWRITE = 1u << 19,
+    OPT_DIR = 1u << 20,
 };
 
 struct options {
@@ -99,13 +101,17 @@ struct options {
     long long days, limit, after, count, advance, periods, depth;
     const char *manager_id, *team_id, *recipient_id, *by, *set, *metric, *period, *at;
     const char *output, *domain;
+    const char *dir;        /* keygen --dir */
+    const char *key_file;   /* --key-file, else $CAREHUB_KEY_FILE */
+    const char *server_key; /* --server-key, else $CAREHUB_SERVER_KEY */
 };
 
 static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: carehubctl [-e ENDPOINT] [-n ENDPOINT] [--json] [--timeout SECONDS]\n"
+            "usage: carehubctl [-e ENDPOINT] [-n ENDPOINT] [--key-file FILE]\n"
+            "                  [--server-key KEY] [--json] [--timeout SECONDS]\n"
             "                  COMMAND [ARGUMENT] [COMMAND OPTIONS]\n"
             "\n"
             "Asks carehubd about itself, the staff directory and the reviews it keeps\n"
@@ -137,6 +143,11 @@ usage(FILE *out)
             "               the reminders, escalations and KPI alerts sent, oldest\n"
             "               first: those numbered after SEQ (default 0), at most N (1 to\n"
             "               %d, default 100), only those sent to ID\n"
+            "  audit STAFF_ID [--after SEQ] [--limit N]\n"
+            "               the changes carehubd made to a staff member's records,\n"
+            "               oldest first, each with its cause (an event, the schedule,\n"
+            "               retention): those numbered after SEQ (default 0), at most\n"
+            "               N (1 to 10000, default 100)\n"
             "  ack SEQ [--by STAFF_ID]\n"
             "               record that notification SEQ has been seen (and by whom)\n"
             "  watch [--recipient ID] [--after SEQ] [--count N]\n"
@@ -170,11 +181,22 @@ usage(FILE *out)
             "               user carehubd runs as must be able to write there, and a\n"
             "               relative FILE is taken from the current directory; an\n"
             "               existing FILE is replaced only with --overwrite\n"
+            "  keygen NAME [--dir DIR]\n"
+            "               make a CURVE key pair for a client (or for carehubd): writes\n"
+            "               DIR/NAME.key (the pair, mode 0600: keep it secret) and\n"
+            "               DIR/NAME.pub (the public key), never over existing files,\n"
+            "               and prints the line to add to the authorised-keys file\n"
+            "               (DIR: default the current directory; needs no daemon)\n"
             "\n"
             "Options:\n"
             "  -e, --endpoint ENDPOINT  the daemon's API socket (default: $%s)\n"
             "  -n, --notify ENDPOINT    the daemon's notification socket, for watch\n"
             "                           (default: $%s)\n"
+            "      --key-file FILE      this client's CURVE key pair, made with keygen\n"
+            "                           (default: $%s)\n"
+            "      --server-key KEY     the daemon's public key: 40 characters of Z85 or a\n"
+            "                           file holding it (default: $%s); with --key-file,\n"
+            "                           every connection (watch's too) uses CURVE\n"
             "      --json               print the daemon's reply as JSON (watch: each\n"
             "                           notification as one line of JSON; not with\n"
             "                           calendar)\n"
@@ -186,8 +208,8 @@ usage(FILE *out)
             "1 the daemon answered with an error (such as not_found), 2 usage or\n"
             "connection error, no reply in time, or (calendar) the file cannot be written.\n",
             CTL_DAYS_MAX, CTL_DAYS_MAX, CTL_CALENDAR_DAYS, CTL_CALENDAR_DOMAIN, CTL_LIMIT_MAX,
-            CTL_PERIODS_MAX, CLIENT_ENDPOINT_ENV, CLIENT_NOTIFY_ENDPOINT_ENV, CTL_DEFAULT_TIMEOUT_S,
-            CTL_BACKUP_TIMEOUT_S);
+            CTL_PERIODS_MAX, CLIENT_ENDPOINT_ENV, CLIENT_NOTIFY_ENDPOINT_ENV, CLIENT_KEY_FILE_ENV,
+            CLIENT_SERVER_KEY_ENV, CTL_DEFAULT_TIMEOUT_S, CTL_BACKUP_TIMEOUT_S);
 }
 
 /*
@@ -1129,6 +1151,52 @@ print_notifications(struct session *session, const cJSON *reply)
     return 0;
 }
 
+/* ---- audit ---- */
+
+static int
+print_audit(struct session *session, const cJSON *reply)
+{
+    const struct options *options = session->options;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(reply, "audit");
+    const cJSON *row;
+    int count = cJSON_GetArraySize(list);
+    char heading[400], line[600], seq[32], event_seq[32];
+
+    snprintf(heading, sizeof(heading), "Changes to the records of %s after number %lld: %d",
+             session->argument, options->after, count);
+    put_line(heading);
+    cJSON_ArrayForEach(row, list)
+    {
+        const char *cause = string_or(row, "cause", "?");
+        const char *cause_id = string_or(row, "cause_id", NULL);
+        char *details = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(row, "details"));
+
+        putchar('\n');
+        snprintf(line, sizeof(line), "%s  %s  %s", field_text(row, "seq", "?", seq, sizeof(seq)),
+                 string_or(row, "applied", "?"), string_or(row, "what", "?"));
+        put_line(line);
+        if (cause_id != NULL)
+            snprintf(line, sizeof(line), "cause: event %s from %s (stored as number %s, dated %s)",
+                     cause_id, cause,
+                     field_text(row, "event_seq", "-", event_seq, sizeof(event_seq)),
+                     string_or(row, "time", "-"));
+        else
+            snprintf(line, sizeof(line), "cause: %s", cause);
+        put_padding(CTL_TEXT_INDENT);
+        put_line(line);
+        if (details != NULL && strcmp(details, "{}") != 0) {
+            put_padding(CTL_TEXT_INDENT);
+            fputs("details: ", stdout);
+            put_line(details);
+        }
+        cJSON_free(details);
+    }
+    if (count > 0 && count >= ((options->given & OPT_LIMIT) ? options->limit : 100))
+        printf("\nThere may be more: carehubctl audit %s --after %s\n", session->argument,
+               field_text(reply, "last_seq", "?", seq, sizeof(seq)));
+    return 0;
+}
+
 /* ---- ack, clock ---- */
 
 static int
@@ -1865,6 +1933,19 @@ build_notifications(const struct session *session, cJSON *request)
 }
 
 static int
+build_audit(const struct session *session, cJSON *request)
+{
+    const struct options *options = session->options;
+    int r = 0;
+
+    if (options->given & OPT_AFTER)
+        r = add_number(request, "after", options->after);
+    if (r == 0 && (options->given & OPT_LIMIT))
+        r = add_number(request, "limit", options->limit);
+    return r;
+}
+
+static int
 build_ack(const struct session *session, cJSON *request)
 {
     /* The argument was checked to be a whole number by check_argument(). */
@@ -2354,6 +2435,88 @@ out:
     return status;
 }
 
+/* ---- keygen ---- */
+
+/* A key's name: what the authorised-keys file accepts, so also a safe file name. */
+static bool
+key_name_valid(const char *name)
+{
+    size_t length = strlen(name);
+
+    if (length == 0 || length > 64 || name[0] == '.')
+        return false;
+    for (size_t i = 0; i < length; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Makes a key pair NAME in --dir (default "."): NAME.key (0600) and NAME.pub.
+ * Needs no daemon.  Prints the public key and the authorised-keys line.
+ */
+static int
+run_keygen(struct session *session)
+{
+    const struct options *options = session->options;
+    const char *dir = options->dir != NULL ? options->dir : ".";
+    const char *name = session->argument;
+    char secret_path[4096], public_path[4096], public_key[KEYFILE_Z85 + 1], err[512];
+    int r;
+
+    if (!key_name_valid(name)) {
+        fprintf(stderr,
+                "carehubctl: keygen: \"%s\" is not a key name (1 to 64 letters, digits, '.', "
+                "'_' or '-', not starting with '.')\n",
+                name);
+        return EXIT_FAILURE_LOCAL;
+    }
+    if (snprintf(secret_path, sizeof(secret_path), "%s/%s.key", dir, name) >=
+            (int)sizeof(secret_path) ||
+        snprintf(public_path, sizeof(public_path), "%s/%s.pub", dir, name) >=
+            (int)sizeof(public_path)) {
+        fprintf(stderr, "carehubctl: keygen: the directory name is too long\n");
+        return EXIT_FAILURE_LOCAL;
+    }
+    r = keyfile_generate(secret_path, public_path, name, public_key, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "carehubctl: keygen: %s\n", err);
+        return EXIT_FAILURE_LOCAL;
+    }
+    if (options->json) {
+        cJSON *out = cJSON_CreateObject();
+        char *text;
+        cJSON_AddStringToObject(out, "name", name);
+        cJSON_AddStringToObject(out, "public_key", public_key);
+        cJSON_AddStringToObject(out, "key_file", secret_path);
+        cJSON_AddStringToObject(out, "public_key_file", public_path);
+        text = cJSON_Print(out);
+        cJSON_Delete(out);
+        if (text == NULL) {
+            fprintf(stderr, "carehubctl: out of memory\n");
+            return EXIT_FAILURE_LOCAL;
+        }
+        puts(text);
+        free(text);
+        return EXIT_OK;
+    }
+    printf("public key: %s\n"
+           "key pair:   %s (keep it secret: --key-file of the client, or\n"
+           "            security.server_key_file of carehubd)\n"
+           "public key: %s (--server-key of the clients, for carehubd's key)\n"
+           "\n"
+           "For a client, add this line to carehubd's authorised-keys file, with the\n"
+           "role it needs (publisher, reader or admin; a reader may add team=TEAM_ID),\n"
+           "then reload carehubd (systemctl reload carehubd):\n"
+           "\n"
+           "%s reader %s\n",
+           public_key, secret_path, public_path, public_key, name);
+    return EXIT_OK;
+}
+
 /* ---- command line ---- */
 
 struct command {
@@ -2379,6 +2542,8 @@ static const struct command commands[] = {
     {"person", "person STAFF_ID", "STAFF_ID", "staff_id", 0, NULL, print_person, NULL},
     {"notifications", "notifications [--after SEQ] [--limit N] [--recipient ID]", NULL, NULL,
      OPT_AFTER | OPT_LIMIT | OPT_RECIPIENT, build_notifications, print_notifications, NULL},
+    {"audit", "audit STAFF_ID [--after SEQ] [--limit N]", "STAFF_ID", "staff_id",
+     OPT_AFTER | OPT_LIMIT, build_audit, print_audit, NULL},
     {"ack", "ack SEQ [--by STAFF_ID]", "SEQ", NULL, OPT_BY, build_ack, print_ack, NULL},
     {"watch", "watch [--recipient ID] [--after SEQ] [--count N]", NULL, NULL,
      OPT_RECIPIENT | OPT_AFTER | OPT_COUNT, NULL, NULL, NULL},
@@ -2394,6 +2559,7 @@ static const struct command commands[] = {
     {"calendar", "calendar --manager ID [--days N] [--output FILE] [--domain DOMAIN]", NULL, NULL,
      OPT_MANAGER | OPT_DAYS | OPT_OUTPUT | OPT_DOMAIN, NULL, NULL, run_calendar},
     {"backup", "backup FILE [--overwrite]", "FILE", "path", OPT_OVERWRITE, NULL, NULL, run_backup},
+    {"keygen", "keygen NAME [--dir DIR]", "NAME", "name", OPT_DIR, NULL, NULL, run_keygen},
 };
 
 /* getopt_long() codes of the options without a short form. */
@@ -2420,6 +2586,9 @@ enum long_option {
     LONG_OUTPUT,
     LONG_DOMAIN,
     LONG_OVERWRITE,
+    LONG_DIR,
+    LONG_KEY_FILE,
+    LONG_SERVER_KEY,
 };
 
 static const struct {
@@ -2446,6 +2615,7 @@ static const struct {
     {OPT_OUTPUT, "--output"},
     {OPT_DOMAIN, "--domain"},
     {OPT_OVERWRITE, "--overwrite"},
+    {OPT_DIR, "--dir"},
 };
 
 static int
@@ -2684,6 +2854,10 @@ parse_command_option(int code, const char *arg, struct options *options)
     case LONG_OVERWRITE:
         options->given |= OPT_OVERWRITE;
         return 0;
+    case LONG_DIR:
+        options->given |= OPT_DIR;
+        options->dir = arg;
+        return 0;
     case LONG_DOMAIN:
         options->given |= OPT_DOMAIN;
         return parse_domain_option(arg, &options->domain);
@@ -2734,6 +2908,9 @@ parse_options(int argc, char **argv, struct options *options)
         {"output", required_argument, NULL, LONG_OUTPUT},
         {"domain", required_argument, NULL, LONG_DOMAIN},
         {"overwrite", no_argument, NULL, LONG_OVERWRITE},
+        {"dir", required_argument, NULL, LONG_DIR},
+        {"key-file", required_argument, NULL, LONG_KEY_FILE},
+        {"server-key", required_argument, NULL, LONG_SERVER_KEY},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -2756,6 +2933,12 @@ parse_options(int argc, char **argv, struct options *options)
                 return -EINVAL;
             }
             options->timeout_given = true;
+            break;
+        case LONG_KEY_FILE:
+            options->key_file = optarg;
+            break;
+        case LONG_SERVER_KEY:
+            options->server_key = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -2937,7 +3120,8 @@ main(int argc, char **argv)
     const struct command *command;
     const char *endpoint, *notify_endpoint = NULL;
     int signal_fd = -1;
-    char err[256];
+    struct client_security security;
+    char err[512];
     int status = EXIT_FAILURE_LOCAL;
 
     if (parse_options(argc, argv, &options) < 0 ||
@@ -2945,6 +3129,10 @@ main(int argc, char **argv)
         goto out;
     if (command->argument != NULL)
         session.argument = argv[optind + 1];
+    if (command->run == run_keygen) {
+        status = command->run(&session);
+        goto out;
+    }
     endpoint = client_endpoint(options.endpoint);
     if (endpoint == NULL) {
         fprintf(stderr, "carehubctl: no endpoint: use -e ENDPOINT or set %s\n",
@@ -2964,10 +3152,15 @@ main(int argc, char **argv)
             goto out;
         }
     }
-    if (client_open(&session.client, endpoint, 0, err, sizeof(err)) < 0) {
+    /* The follower of watch takes the same credentials from the client. */
+    if (client_security_load(&security, options.key_file, options.server_key, err, sizeof(err)) <
+            0 ||
+        client_open_secure(&session.client, endpoint, 0, &security, err, sizeof(err)) < 0) {
+        explicit_bzero(&security, sizeof(security));
         fprintf(stderr, "carehubctl: %s\n", err);
         goto out;
     }
+    explicit_bzero(&security, sizeof(security));
     if (command->run != NULL)
         status = command->run(&session);
     else if (command->print == NULL)

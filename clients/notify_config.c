@@ -21,6 +21,8 @@ struct key {
 static const struct key keys[] = {
     {"api", KEY_GROUP},
     {"api.endpoint", KEY_STRING},
+    {"api.key_file", KEY_STRING},
+    {"api.server_key", KEY_STRING},
     {"notify", KEY_GROUP},
     {"notify.endpoint", KEY_STRING},
     {"state_file", KEY_STRING},
@@ -468,6 +470,13 @@ notify_config_load(const char *path, struct notify_config *out, struct notify_co
     check_keys(&reader, config_root_setting(&parsed), "");
     read_string(&reader, "api.endpoint", NULL, true, &out->api_endpoint);
     read_string(&reader, "notify.endpoint", NULL, true, &out->notify_endpoint);
+    read_string(&reader, "api.key_file", NULL, false, &out->api_key_file);
+    read_string(&reader, "api.server_key", NULL, false, &out->api_server_key);
+    if ((out->api_key_file == NULL) != (out->api_server_key == NULL))
+        add_error(&reader,
+                  setting_at(&reader, out->api_key_file ? "api.key_file" : "api.server_key"),
+                  "api.key_file and api.server_key go together: CURVE needs both this "
+                  "service's key pair and carehubd's public key");
     read_string(&reader, "state_file", "/var/lib/carehub/carehub-notify.db", false,
                 &out->state_file);
     read_string(&reader, "templates", NULL, false, &out->templates);
@@ -502,6 +511,8 @@ notify_config_free(struct notify_config *config)
     free(config->path);
     free(config->api_endpoint);
     free(config->notify_endpoint);
+    free(config->api_key_file);
+    free(config->api_server_key);
     free(config->state_file);
     free(config->templates);
     free(config->organisation);

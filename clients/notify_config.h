@@ -26,6 +26,8 @@ struct notify_config {
     char *path;            /* the file read, as given */
     char *api_endpoint;    /* api.endpoint */
     char *notify_endpoint; /* notify.endpoint */
+    char *api_key_file;    /* api.key_file: this service's CURVE key pair, or NULL */
+    char *api_server_key;  /* api.server_key: carehubd's public key (or its file), or NULL */
     char *state_file;      /* state_file: the notifier's own SQLite database */
     char *templates;       /* templates: a templates file; NULL for the built-in ones */
     char *organisation;    /* organisation: shown in messages; "" when not set */

@@ -30,6 +30,8 @@
 #define WIRE_E_NOT_FOUND "not_found"
 #define WIRE_E_UNAVAILABLE "unavailable"
 #define WIRE_E_INTERNAL "internal"
+#define WIRE_E_UNAUTHORISED "unauthorised" /* the client's key is not (or no longer) listed */
+#define WIRE_E_FORBIDDEN "forbidden"       /* the key's role (or team) does not allow the request */
 
 /*
  * True when the len bytes at buf are well-formed UTF-8: no overlong forms, no

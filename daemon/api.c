@@ -771,6 +771,7 @@ static const struct {
     {"team", op_team},         {"reports", op_reports},
     {"due", api_op_due},       {"overdue", api_op_overdue},
     {"person", api_op_person}, {"notifications", api_op_notifications},
+    {"audit", api_op_audit},
 };
 
 /* Parses a frame that must hold one JSON value and nothing after it but white space. */
@@ -850,6 +851,11 @@ api_on_message(struct bus *bus, struct bus_message *message)
     op = wire_get_string(request, "op");
     if (op == NULL) {
         api_send_error(daemon, &route, id, WIRE_E_BAD_REQUEST, "the request has no \"op\" string");
+        cJSON_Delete(request);
+        return;
+    }
+    /* Per request, from the key that sent it (never from the routing id). */
+    if (!api_authorise(daemon, &route, body, request, id, op)) {
         cJSON_Delete(request);
         return;
     }

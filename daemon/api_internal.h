@@ -55,6 +55,17 @@ typedef int (*api_report_visit)(void *context, const struct dir_staff *staff, en
 int api_reports_of(struct daemon *daemon, const char *manager_id, api_report_visit visit,
                    void *context);
 
+/*
+ * With CURVE on, decides whether the key that sent request (the User-Id of
+ * its frame body) may make it: replies "unauthorised" for a key not (or no
+ * longer) authorised and "forbidden" for an op its role, or a team limit,
+ * does not allow, logs the refusal with the key's name, and returns false.
+ * May narrow request to a reader's team (see api_auth.c).  Without CURVE
+ * it returns true.
+ */
+bool api_authorise(struct daemon *daemon, const struct bus_route *route, zmq_msg_t *body,
+                   cJSON *request, const cJSON *id, const char *op);
+
 /* Query ops (answered at once from the reader connection). */
 void api_op_due(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
                 const cJSON *id);
@@ -64,6 +75,9 @@ void api_op_person(struct daemon *daemon, const struct bus_route *route, const c
                    const cJSON *id);
 void api_op_notifications(struct daemon *daemon, const struct bus_route *route,
                           const cJSON *request, const cJSON *id);
+/* The "audit" op: a person's (or a team's) audit rows, oldest first. */
+void api_op_audit(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
+                  const cJSON *id);
 
 /*
  * Ops that go through the writer: each returns true when it kept request

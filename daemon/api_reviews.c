@@ -682,3 +682,78 @@ api_job_done(struct daemon *daemon, struct ingest_request *request)
     cJSON_AddBoolToObject(reply, "acked", true);
     api_send_reply(daemon, &request->route, reply);
 }
+
+/* Adds one audit row to the reply's array (context). */
+static int
+add_audit_row(void *context, const struct store_audit_row *row)
+{
+    cJSON *item = cJSON_CreateObject();
+    cJSON *details = row->details ? cJSON_Parse(row->details) : NULL;
+    char when[32];
+
+    if (item == NULL) {
+        cJSON_Delete(details);
+        return -ENOMEM;
+    }
+    cJSON_AddNumberToObject(item, "seq", (double)row->seq);
+    timefmt_format_rfc3339(row->applied_ms, when, sizeof(when));
+    cJSON_AddStringToObject(item, "applied", when);
+    if (row->has_event_ms) {
+        timefmt_format_rfc3339(row->event_ms, when, sizeof(when));
+        cJSON_AddStringToObject(item, "time", when);
+    } else {
+        cJSON_AddNullToObject(item, "time");
+    }
+    api_add_optional(item, "staff_id", row->staff_id);
+    api_add_optional(item, "team_id", row->team_id);
+    cJSON_AddStringToObject(item, "what", row->what ? row->what : "");
+    if (details != NULL)
+        cJSON_AddItemToObject(item, "details", details);
+    else
+        cJSON_AddObjectToObject(item, "details");
+    cJSON_AddStringToObject(item, "cause", row->cause ? row->cause : "");
+    api_add_optional(item, "cause_id", row->cause_id);
+    if (row->event_seq > 0)
+        cJSON_AddNumberToObject(item, "event_seq", (double)row->event_seq);
+    else
+        cJSON_AddNullToObject(item, "event_seq");
+    cJSON_AddItemToArray(context, item);
+    return 0;
+}
+
+void
+api_op_audit(struct daemon *daemon, const struct bus_route *route, const cJSON *request,
+             const cJSON *id)
+{
+    long long after = 0, limit = 100;
+    bool bad = false;
+    const char *staff_id = api_optional_id(daemon, route, request, id, "staff_id", &bad);
+    const char *team_id = bad ? NULL : api_optional_id(daemon, route, request, id, "team_id", &bad);
+    cJSON *reply, *rows;
+    int r;
+
+    if (bad || !api_optional_integer(daemon, route, request, id, "after", 0, 1LL << 53, &after) ||
+        !api_optional_integer(daemon, route, request, id, "limit", 1, LIST_LIMIT_MAX, &limit))
+        return;
+    if ((staff_id == NULL) == (team_id == NULL)) {
+        api_send_error(daemon, route, id, WIRE_E_BAD_REQUEST,
+                       "this op needs either \"staff_id\" (a person's changes) or \"team_id\" "
+                       "(a team's changes and KPI alerts), not both");
+        return;
+    }
+    reply = wire_reply_ok(id);
+    rows = cJSON_AddArrayToObject(reply, "audit");
+    r = store_audit_of(daemon->reader, staff_id, team_id, after, (int)limit, add_audit_row, rows);
+    if (r < 0) {
+        cJSON_Delete(reply);
+        api_reply_store_failure(daemon, route, id, r);
+        return;
+    }
+    /* The next page starts after the last row given (or where this one started). */
+    int count = cJSON_GetArraySize(rows);
+    const cJSON *last = count > 0 ? cJSON_GetArrayItem(rows, count - 1) : NULL;
+    cJSON_AddNumberToObject(reply, "last_seq",
+                            last ? cJSON_GetNumberValue(cJSON_GetObjectItem(last, "seq"))
+                                 : (double)after);
+    api_send_reply(daemon, route, reply);
+}

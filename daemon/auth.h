@@ -83,7 +83,8 @@ const char *auth_role_name(enum auth_role role);
 /*
  * Whether role may use op.  Publishers: publish, status.  Readers: status,
  * staff, team, reports, due, overdue, person, notifications, kpi, and clock
- * when it only asks the time.  Admins: everything.  Unknown ops are allowed
+ * when it only asks the time.  Admins: everything (backup, audit, ack, moving
+ * the test clock).  Unknown ops are allowed
  * to the admin only (they then get unknown_op).  changes_clock says whether
  * a clock request sets or moves the clock.
  */
@@ -96,12 +97,16 @@ bool auth_allows(enum auth_role role, const char *op, bool changes_clock);
  * Fills status ("200" admitted, "400" refused, "500" a malformed request),
  * status_text (a sentence for the log), and user_id (the key in Z85, for the
  * connection's User-Id; "" when refused).  domain must equal expected_domain.
- * Only CURVE is admitted; NULL and PLAIN are refused.  Returns the role
- * admitted (AUTH_NONE when refused) and, in *key, the entry (or NULL).
+ * With curve_required only CURVE is admitted; NULL and PLAIN are refused.
+ * Without it (a daemon running without CURVE, whose handler is there only
+ * to bound the connections) NULL is admitted as AUTH_ADMIN, with an empty
+ * User-Id, since plain operation lets everyone do everything; PLAIN is
+ * still refused.  Returns the role admitted (AUTH_NONE when refused) and,
+ * in *key, the entry (NULL when refused or for NULL).
  */
 enum auth_role auth_zap_decide(const struct auth_keys *keys, const char *expected_domain,
-                               const void *const *frames, const size_t *sizes, int count,
-                               char status[4], char *status_text, size_t text_size,
+                               bool curve_required, const void *const *frames, const size_t *sizes,
+                               int count, char status[4], char *status_text, size_t text_size,
                                char user_id[AUTH_KEY_Z85 + 1], const struct auth_key **key);
 
 #endif

@@ -33,8 +33,12 @@ struct key_spec {
  * Keys marked RESTART shape what start-up made and a reload cannot remake:
  * the database and its connections (state_dir, storage.*), the bound sockets
  * and their libzmq options (api.endpoint, notify.endpoint,
- * limits.max_message_bytes, limits.max_pending_replies), and the C library's
- * local time zone, set once before any thread starts (timezone).
+ * limits.max_message_bytes, limits.max_pending_replies, the handshake,
+ * heartbeat and high-water-mark limits, security.curve,
+ * security.server_key_file, security.ipc_mode), and the C library's local
+ * time zone, set once before any thread starts (timezone).  The authorised
+ * keys (security.authorised_keys) and limits.max_connections are read at
+ * each use, so a reload applies them at once.
  */
 #define RESTART true
 #define LIVE false
@@ -55,6 +59,20 @@ static const struct key_spec keys[] = {
      FIELD(max_queued_events), LIVE},
     {"limits.max_pending_replies", KEY_INT, false, 100, 1000000, 10000, NULL,
      FIELD(max_pending_replies), RESTART},
+    {"limits.handshake_timeout_ms", KEY_INT, false, 100, 600000, 5000, NULL,
+     FIELD(handshake_timeout_ms), RESTART},
+    {"limits.heartbeat_ivl_ms", KEY_INT, false, 0, 3600000, 10000, NULL, FIELD(heartbeat_ivl_ms),
+     RESTART},
+    {"limits.heartbeat_timeout_ms", KEY_INT, false, 100, 3600000, 30000, NULL,
+     FIELD(heartbeat_timeout_ms), RESTART},
+    {"limits.send_hwm", KEY_INT, false, 100, 1000000, 10000, NULL, FIELD(send_hwm), RESTART},
+    {"limits.receive_hwm", KEY_INT, false, 100, 1000000, 10000, NULL, FIELD(receive_hwm), RESTART},
+    {"limits.max_connections", KEY_INT, false, 1, 100000, 1024, NULL, FIELD(max_connections), LIVE},
+    {"security", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
+    {"security.curve", KEY_BOOL, false, 0, 0, 0, NULL, FIELD(curve), RESTART},
+    {"security.server_key_file", KEY_STRING, false, 0, 0, 0, NULL, FIELD(server_key_file), RESTART},
+    {"security.authorised_keys", KEY_STRING, false, 0, 0, 0, NULL, FIELD(authorised_keys), LIVE},
+    {"security.ipc_mode", KEY_STRING, false, 0, 0, 0, "0660", FIELD(ipc_mode_text), RESTART},
     {"commit", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
     {"commit.max_events", KEY_INT, false, 1, 100000, 4096, NULL, FIELD(commit_max_events), LIVE},
     {"commit.max_delay_ms", KEY_INT, false, 0, 1000, 0, NULL, FIELD(commit_max_delay_ms), LIVE},
@@ -63,6 +81,12 @@ static const struct key_spec keys[] = {
     {"storage.cache_mb", KEY_INT, false, 1, 4096, 64, NULL, FIELD(cache_mb), RESTART},
     {"storage.checkpoint_pages", KEY_INT, false, 100, 1000000, 1000, NULL, FIELD(checkpoint_pages),
      RESTART},
+    {"retention", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
+    {"retention.left_staff_days", KEY_INT, false, 0, 36500, 2555, NULL,
+     FIELD(retention.left_staff_days), LIVE},
+    {"retention.event_days", KEY_INT, false, 0, 36500, 400, NULL, FIELD(retention.event_days),
+     LIVE},
+    {"retention.run_at", KEY_STRING, false, 0, 0, 0, "02:30", FIELD(retention.run_at_text), LIVE},
     {"log", KEY_GROUP, false, 0, 0, 0, NULL, 0, 0, LIVE},
     {"log.level", KEY_LOG_LEVEL, false, 0, 0, 0, "info", FIELD(log_level), LIVE},
 };
@@ -389,6 +413,48 @@ set_defaults(struct config *out)
     }
 }
 
+/* The line of the setting at key in parsed, or 0 when it is not there. */
+static int
+line_of(config_t *parsed, const char *key)
+{
+    config_setting_t *setting = config_lookup(parsed, key);
+
+    return setting != NULL ? (int)config_setting_source_line(setting) : 0;
+}
+
+/*
+ * The checks of the security group that span keys: CURVE needs both files,
+ * and ipc_mode is an octal mode.
+ */
+static void
+check_security(config_t *parsed, struct config *out, const char *path, struct config_errors *errors)
+{
+    const char *text = out->ipc_mode_text;
+    char *end = NULL;
+    long mode = -1;
+
+    if (text != NULL && text[0] >= '0' && text[0] <= '7' && strlen(text) <= 4 &&
+        strspn(text, "01234567") == strlen(text))
+        mode = strtol(text, &end, 8);
+    if (mode < 0 || mode > 0777 || (mode & 0600) != 0600)
+        add_error(errors, path, line_of(parsed, "security.ipc_mode"),
+                  "security.ipc_mode: \"%s\" is not an octal file mode from \"0600\" to "
+                  "\"0777\" that lets the owner read and write (such as \"0660\")",
+                  text ? text : "");
+    else
+        out->ipc_mode = (int)mode;
+    if (!out->curve)
+        return;
+    if (out->server_key_file == NULL)
+        add_error(errors, path, line_of(parsed, "security.curve"),
+                  "security.server_key_file: required when security.curve is true (the "
+                  "daemon's key pair, made with carehubctl keygen)");
+    if (out->authorised_keys == NULL)
+        add_error(errors, path, line_of(parsed, "security.curve"),
+                  "security.authorised_keys: required when security.curve is true (the file of "
+                  "the clients' public keys and roles)");
+}
+
 /* Why a file libconfig could not read cannot be read (libconfig keeps no errno). */
 static const char *
 read_failure(const char *path)
@@ -449,6 +515,12 @@ config_load(const char *path, struct config *out, struct config_errors *errors)
             add_error(errors, path, 0, "%s: required key is missing", keys[i].path);
         }
     }
+    check_security(&parsed, out, path, errors);
+    if (retention_parse_time(out->retention.run_at_text, &out->retention.run_at) < 0)
+        add_error(errors, path, line_of(&parsed, "retention.run_at"),
+                  "retention.run_at: \"%s\" is not a time of day written \"HH:MM\" (00:00 to "
+                  "23:59)",
+                  out->retention.run_at_text ? out->retention.run_at_text : "");
     config_destroy(&parsed);
     if (errors->count > 0) {
         config_free(out);
@@ -473,6 +545,10 @@ config_free(struct config *config)
     free(config->api_endpoint);
     free(config->notify_endpoint);
     free(config->timezone);
+    free(config->server_key_file);
+    free(config->authorised_keys);
+    free(config->ipc_mode_text);
+    free(config->retention.run_at_text);
     kinds_free(&config->kinds);
     metrics_free(&config->metrics);
     memset(config, 0, sizeof(*config));

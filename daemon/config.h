@@ -15,6 +15,7 @@
 
 #include "kinds.h"
 #include "metrics.h"
+#include "retention.h"
 
 struct config {
     char *path;            /* the file read, as given */
@@ -30,10 +31,22 @@ struct config {
     int commit_max_events;
     int commit_max_delay_ms;
     int cache_mb;
-    int checkpoint_pages;   /* storage.checkpoint_pages */
-    bool durable;           /* storage.durable: false only for benchmarks */
-    struct kinds kinds;     /* the "schedule", "kinds" and "courses" sections */
-    struct metrics metrics; /* the "kpi" and "metrics" sections */
+    int checkpoint_pages;     /* storage.checkpoint_pages */
+    bool durable;             /* storage.durable: false only for benchmarks */
+    int handshake_timeout_ms; /* limits.*: the sockets' libzmq options */
+    int heartbeat_ivl_ms;     /* 0: no heartbeats */
+    int heartbeat_timeout_ms;
+    int send_hwm;                      /* the notification socket's queue per subscriber */
+    int receive_hwm;                   /* the API socket's queue per client */
+    int max_connections;               /* connections to the API socket at once */
+    bool curve;                        /* security.curve */
+    char *server_key_file;             /* security.server_key_file: the daemon's key pair */
+    char *authorised_keys;             /* security.authorised_keys: read again on every reload */
+    char *ipc_mode_text;               /* security.ipc_mode as written */
+    int ipc_mode;                      /* ... as a mode for chmod() */
+    struct kinds kinds;                /* the "schedule", "kinds" and "courses" sections */
+    struct metrics metrics;            /* the "kpi" and "metrics" sections */
+    struct retention_policy retention; /* the "retention" group */
 };
 
 /* At most this many errors are kept; the count goes on past it. */
@@ -66,7 +79,9 @@ const char *config_type_name(int type);
 /*
  * Compares the keys that only a restart can change (state_dir, timezone,
  * api.endpoint, notify.endpoint, limits.max_message_bytes,
- * limits.max_pending_replies and storage.*; see the key table in config.c)
+ * limits.max_pending_replies, the sockets' other limits, security.curve,
+ * security.server_key_file, security.ipc_mode and storage.*; see the key
+ * table in config.c)
  * between the configuration running and a freshly loaded next one.  Adds one
  * error per key that differs, "FILE: key: the file says X but carehubd runs
  * with Y ...", to errors (cleared first; FILE is next's path) and returns how

@@ -10,11 +10,13 @@
 
 #include <uv.h>
 
+#include "auth.h"
 #include "bus.h"
 #include "clock.h"
 #include "config.h"
 #include "ingest.h"
 #include "store.h"
+#include "zap.h"
 
 struct backup;
 
@@ -26,7 +28,14 @@ struct daemon {
     void *notify_socket;
     struct bus api;
     bool api_open;
-    bool input_paused; /* too many events waiting: ZeroMQ holds the rest */
+    struct zap zap;                /* the ZAP handler: keys with CURVE, and max_connections */
+    bool zap_open;                 /* its handles are open (closed when stopping) */
+    struct auth_keys *keys;        /* the authorised keys in force (CURVE); a reload swaps them */
+    struct auth_keys *reload_keys; /* the keys read with daemon->reload, swapped in with it */
+    uint64_t auth_log_second;      /* refused requests: the second of the last line logged, */
+    int auth_logged;               /* the lines logged in it, */
+    unsigned long auth_suppressed; /* and those left out since (api_auth.c) */
+    bool input_paused;             /* too many events waiting: ZeroMQ holds the rest */
     struct store *writer;
     struct store *reader;
     struct store *checkpointer;

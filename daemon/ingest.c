@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "dircache.h"
 #include "clock.h"
 #include "directory.h"
@@ -46,7 +47,13 @@ struct ingest {
     int64_t batch_next_ms;
     uint64_t batch_sent, batch_missed;
     struct store_counters batch_delta;
+    struct dir_team batch_team_before; /* the team an event changes, as it was */
+    bool batch_team_existed;
     char last_error[256];
+
+    /* The retention job: where it is, as committed and in the batch being written. */
+    struct retention retention, retention_saved;
+    bool batch_retention_more;
 
     struct dedup dedup;
     struct directory_source store_source; /* the writer connection */
@@ -250,6 +257,8 @@ plan_change(struct ingest *ingest, struct ingest_item *item, struct dir_staff *s
         } else if (r < 0) {
             return r;
         }
+        ingest->batch_team_existed = r == 0;
+        ingest->batch_team_before = *team;
         directory_team_apply(team, data);
         directory_overlay_init(&overlay, base, NULL, team);
         if (strcmp(team->parent_id, team->team_id) == 0)
@@ -375,6 +384,46 @@ remember_stored(struct ingest *ingest, struct ingest_item *item, int64_t seq)
     return 0;
 }
 
+/* Records a staff record written by an event: the fields that changed, from what to what. */
+static int
+audit_staff(struct ingest *ingest, enum event_type type, const struct dir_staff *before,
+            const struct dir_staff *after)
+{
+    struct audit_details details;
+    const char *what = type == EVENT_STAFF_HIRED  ? "staff.hired"
+                       : type == EVENT_STAFF_LEFT ? "staff.left"
+                                                  : "staff.changed";
+
+    audit_details_init(&details);
+    audit_details_staff(&details, before, after);
+    return store_audit(ingest->writer, what, after->staff_id, after->team_id,
+                       audit_details_text(&details));
+}
+
+/* Records a team record written by an event, with what changed. */
+static int
+audit_team(struct ingest *ingest, const struct dir_team *after)
+{
+    const struct dir_team *before = &ingest->batch_team_before;
+    struct audit_details details;
+
+    audit_details_init(&details);
+    if (!ingest->batch_team_existed) {
+        audit_details_string(&details, "name", after->name);
+        audit_details_string(&details, "parent_id", after->parent_id);
+        audit_details_string(&details, "manager_id", after->manager_id);
+    } else {
+        if (strcmp(before->name, after->name) != 0)
+            audit_details_change(&details, "name", before->name, after->name);
+        if (strcmp(before->parent_id, after->parent_id) != 0)
+            audit_details_change(&details, "parent_id", before->parent_id, after->parent_id);
+        if (strcmp(before->manager_id, after->manager_id) != 0)
+            audit_details_change(&details, "manager_id", before->manager_id, after->manager_id);
+    }
+    return store_audit(ingest->writer, ingest->batch_team_existed ? "team.changed" : "team.created",
+                       NULL, after->team_id, audit_details_text(&details));
+}
+
 /*
  * The common staff.changed (a new role, name, email, registration) touches
  * neither team nor manager, so nothing about the management chain needs
@@ -384,25 +433,36 @@ remember_stored(struct ingest *ingest, struct ingest_item *item, int64_t seq)
 static int
 store_staff_details(struct ingest *ingest, struct ingest_item *item, unsigned fields)
 {
-    struct dir_staff patch;
-    int64_t seq;
+    struct dir_staff patch, before, after;
+    char message[256];
+    int64_t seq = 0;
     int r;
 
     memset(&patch, 0, sizeof(patch));
     directory_staff_apply(&patch, item->event.data);
+    snprintf(message, sizeof(message),
+             "no staff member \"%.80s\" has been hired; send staff.hired first", patch.staff_id);
+    /* The record as it was, for the audit trail: from the writer's cache as a rule. */
+    r = ingest->directory.get_staff(ingest->directory.context, patch.staff_id, &before);
+    if (r == -ENOENT) {
+        reject_item(item, "unknown_staff", message);
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    after = before;
+    directory_staff_apply(&after, item->event.data);
     r = store_event_insert(ingest->writer, item->hash, &item->event, ingest->batch_received_ms,
                            item->body, item->body_size, &seq);
     if (r == 0)
         r = store_staff_patch(ingest->writer, &patch, fields, seq);
-    if (r == 0)
-        dircache_forget_staff(ingest->cache, patch.staff_id);
     if (r == -ENOENT) {
-        char message[256];
-        snprintf(message, sizeof(message),
-                 "no staff member \"%.80s\" has been hired; send staff.hired first",
-                 patch.staff_id);
         reject_item(item, "unknown_staff", message);
         return store_event_delete(ingest->writer, seq);
+    }
+    if (r == 0) {
+        dircache_put_staff(ingest->cache, &after);
+        r = audit_staff(ingest, item->event.type, &before, &after);
     }
     if (r < 0)
         return r;
@@ -464,11 +524,15 @@ store_item(struct ingest *ingest, struct ingest_item *item)
         r = store_staff_put(ingest->writer, &staff, seq, how);
         if (r == 0)
             dircache_put_staff(ingest->cache, &staff);
+        if (r == 0)
+            r = audit_staff(ingest, item->event.type, had_before ? &before : NULL, &staff);
     }
     if (r == 0 && write_team) {
         r = store_team_put(ingest->writer, &team, seq);
         if (r == 0)
             dircache_put_team(ingest->cache, &team);
+        if (r == 0)
+            r = audit_team(ingest, &team);
     }
     if (r == 0 && write_team)
         kpi_team_changed(ingest->kpi, team.team_id);
@@ -523,6 +587,9 @@ write_batch(uv_work_t *work)
                     item->status = INGEST_DUPLICATE;
                     r = 0;
                 } else if (r == 0) {
+                    store_audit_cause(ingest->writer, item->event.source, item->event.id,
+                                      item->event.has_time, item->event.time_ms,
+                                      ingest->batch_now_ms);
                     r = store_item(ingest, item);
                 }
             }
@@ -537,6 +604,7 @@ write_batch(uv_work_t *work)
     /* Whatever fell due by now goes out in the same transaction. */
     uint64_t sent_before, missed_before, sent_after, missed_after;
     obligations_counts(ingest->obligations, &sent_before, &missed_before);
+    store_audit_cause(ingest->writer, "schedule", NULL, false, 0, ingest->batch_now_ms);
     if (r == 0)
         r = obligations_run_due(ingest->obligations, SCHEDULE_ACTIONS_PER_TRANSACTION,
                                 &ingest->batch_schedule_more);
@@ -545,6 +613,19 @@ write_batch(uv_work_t *work)
     obligations_counts(ingest->obligations, &sent_after, &missed_after);
     ingest->batch_sent = sent_after - sent_before;
     ingest->batch_missed = missed_after - missed_before;
+    bool retention_finished = false;
+    ingest->batch_retention_more = false;
+    ingest->retention_saved = ingest->retention;
+    if (r == 0 && ingest->options.retention != NULL) {
+        int64_t removed = 0;
+        r = retention_step(&ingest->retention, ingest->options.retention, ingest->writer,
+                           ingest->batch_now_ms, &removed, &ingest->batch_retention_more,
+                           &retention_finished);
+        if (removed > 0)
+            dircache_clear(ingest->cache); /* it holds their details */
+    }
+    /* Alerts are judged on the transaction's figures as a whole. */
+    store_audit_cause(ingest->writer, "kpi", NULL, false, 0, ingest->batch_now_ms);
     if (r == 0)
         r = kpi_finish(ingest->kpi, ingest->batch_kpi_write);
     if (r == 0)
@@ -555,7 +636,13 @@ write_batch(uv_work_t *work)
         kpi_committed(ingest->kpi);
     if (r == 0)
         ingest->wal_frames = store_wal_frames(ingest->writer);
+    /* Nothing removed lingers in the log's old pages once a run is done. */
+    if (r == 0 && retention_finished &&
+        (ingest->retention.staff_removed > 0 || ingest->retention.events_blanked > 0))
+        (void)store_truncate_log(ingest->writer);
     if (r < 0) {
+        ingest->retention = ingest->retention_saved;
+        ingest->batch_retention_more = false;
         snprintf(ingest->last_error, sizeof(ingest->last_error), "%s", store_error(ingest->writer));
         store_rollback(ingest->writer);
         dircache_clear(ingest->cache); /* it may hold what was just rolled back */
@@ -668,7 +755,7 @@ batch_written(uv_work_t *work, int status)
         ingest->actions_sent += ingest->batch_sent;
         ingest->actions_missed += ingest->batch_missed;
         ingest->next_action_ms = ingest->batch_next_ms;
-        ingest->schedule_more = ingest->batch_schedule_more;
+        ingest->schedule_more = ingest->batch_schedule_more || ingest->batch_retention_more;
         if (count > 0 && ingest->options.published)
             ingest->options.published(ingest->data, notices, count);
         ingest->failures = 0;
@@ -838,6 +925,12 @@ arm_schedule_timer(struct ingest *ingest)
     int64_t next = ingest->next_action_ms;
     if (ingest->kpi_next_ms != 0 && (next == 0 || ingest->kpi_next_ms < next))
         next = ingest->kpi_next_ms; /* a day's derived figures, or figures waiting to be written */
+    if (ingest->options.retention != NULL) {
+        int64_t retention = retention_next_ms(&ingest->retention, ingest->options.retention,
+                                              clock_now_ms(ingest->options.clock));
+        if (retention != 0 && (next == 0 || retention < next))
+            next = retention;
+    }
     if (next != 0) {
         int64_t until = next - clock_now_ms(ingest->options.clock);
         if (until < delay)
@@ -862,6 +955,7 @@ ingest_new(struct ingest **out, uv_loop_t *loop, struct store *writer,
     ingest->options = *options;
     ingest->done = done;
     ingest->data = data;
+    retention_init(&ingest->retention);
     store_directory_source(writer, &ingest->store_source);
     r = dircache_new(&ingest->cache, &ingest->store_source, 4096, 1024);
     if (r == 0) {

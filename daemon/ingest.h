@@ -33,6 +33,7 @@
 #include "kpi.h"
 #include "metrics.h"
 #include "obligations.h"
+#include "retention.h"
 #include "store.h"
 
 enum ingest_status { INGEST_PENDING, INGEST_STORED, INGEST_DUPLICATE, INGEST_REJECTED };
@@ -102,6 +103,11 @@ struct ingest_options {
     const struct kinds *kinds;     /* borrowed: review kinds and the working calendar */
     const struct metrics *metrics; /* borrowed: the KPI metrics */
     const struct clock *clock;     /* borrowed: the daemon's clock (real or test) */
+    /*
+     * Borrowed: the retention policy, read at each transaction (a reload
+     * changes it in place while the writer is idle); NULL: nothing removed.
+     */
+    const struct retention_policy *retention;
     /* Called on the loop with the notifications each committed transaction wrote. */
     void (*published)(void *data, const struct obligations_notice *notices, size_t count);
 };

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,14 +40,17 @@
 #include <zmq.h>
 
 #include "api.h"
+#include "auth.h"
 #include "bus.h"
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "ingest.h"
+#include "keyfile.h"
 #include "log.h"
 #include "store.h"
 #include "timefmt.h"
+#include "zap.h"
 
 static void
 usage(FILE *out)
@@ -75,6 +79,13 @@ on_bus_closed(struct bus *bus)
     daemon->api_open = false;
 }
 
+/* The ZAP handler's handles are closed; its sockets go with the context (zap_free()). */
+static void
+on_zap_closed(struct zap *zap)
+{
+    (void)zap;
+}
+
 static void
 close_timers(struct daemon *daemon)
 {
@@ -94,6 +105,10 @@ on_ingest_closed(void *data)
     log_info("all received events are committed and acknowledged; stopping");
     if (daemon->api_open)
         bus_close(&daemon->api, on_bus_closed);
+    if (daemon->zap_open) {
+        daemon->zap_open = false;
+        zap_close(&daemon->zap, on_zap_closed);
+    }
     uv_close((uv_handle_t *)&daemon->sigterm, NULL);
     uv_close((uv_handle_t *)&daemon->sigint, NULL);
     uv_close((uv_handle_t *)&daemon->sighup, NULL);
@@ -206,6 +221,44 @@ start_timers(struct daemon *daemon)
     uv_unref((uv_handle_t *)&daemon->watchdog_timer);
 }
 
+/* ---- The authorised keys ---- */
+
+/*
+ * Reads the authorised-keys file at path into a new struct (the caller's,
+ * released with free_keys()), or logs every mistake as "FILE:LINE: reason"
+ * and returns NULL.
+ */
+static struct auth_keys *
+load_keys(const char *path)
+{
+    struct auth_keys *keys = calloc(1, sizeof(*keys));
+    struct auth_errors *errors = calloc(1, sizeof(*errors));
+    int r = keys != NULL && errors != NULL ? auth_keys_load(path, keys, errors) : -ENOMEM;
+
+    if (r < 0) {
+        if (errors != NULL) {
+            for (int i = 0; i < errors->count && i < AUTH_MAX_ERRORS; i++)
+                log_error("%s", errors->text[i]);
+            if (errors->count > AUTH_MAX_ERRORS)
+                log_error("%s: %d more errors not shown", path, errors->count - AUTH_MAX_ERRORS);
+        }
+        if (r == -ENOMEM)
+            log_error("%s: out of memory reading the authorised keys", path);
+        auth_keys_free(keys);
+        free(keys);
+        keys = NULL;
+    }
+    free(errors);
+    return keys;
+}
+
+static void
+free_keys(struct auth_keys *keys)
+{
+    auth_keys_free(keys);
+    free(keys);
+}
+
 /* ---- Reloading the configuration (SIGHUP) ---- */
 
 static void reload_start(struct daemon *daemon);
@@ -242,6 +295,8 @@ reload_refuse(struct daemon *daemon, struct config *next, const char *fmt, ...)
     va_end(ap);
     config_free(next);
     free(next);
+    free_keys(daemon->reload_keys);
+    daemon->reload_keys = NULL;
     daemon->reload_refused = true;
     log_error("configuration not reloaded: %s; carehubd goes on with the configuration it had",
               reason);
@@ -304,6 +359,14 @@ reload_start(struct daemon *daemon)
                       changed, changed == 1 ? "" : "s", changed == 1 ? "s" : "");
         return;
     }
+    /* The keys are read now, so that a file with a mistake refuses the whole reload. */
+    if (next->curve) {
+        daemon->reload_keys = load_keys(next->authorised_keys);
+        if (daemon->reload_keys == NULL) {
+            reload_refuse(daemon, next, "%s has mistakes (above)", next->authorised_keys);
+            return;
+        }
+    }
     request = ingest_request_new(0);
     if (request == NULL) {
         reload_refuse(daemon, next, "out of memory");
@@ -335,6 +398,8 @@ reload_finish(struct daemon *daemon, struct ingest_request *request)
         log_info("configuration not reloaded: carehubd is stopping");
         config_free(next);
         free(next);
+        free_keys(daemon->reload_keys);
+        daemon->reload_keys = NULL;
         return;
     }
     if (r < 0) {
@@ -355,6 +420,18 @@ reload_finish(struct daemon *daemon, struct ingest_request *request)
     }
     free(next); /* its contents are daemon->config's now */
     config_free(&previous);
+    /*
+     * The ZAP handler and the API look the keys up at each use: a key
+     * removed here is refused at its next request, even on a connection
+     * made before.
+     */
+    if (daemon->reload_keys != NULL) {
+        free_keys(daemon->keys);
+        daemon->keys = daemon->reload_keys;
+        daemon->reload_keys = NULL;
+        log_notice("authorised keys reloaded from %s: %d keys", daemon->config.authorised_keys,
+                   daemon->keys->count);
+    }
     log_set_level(daemon->config.log_level);
     daemon->config_loaded_wall_ms = clock_wall_ms();
     daemon->reload_refused = false;
@@ -472,20 +549,108 @@ bind_endpoint(void *socket, const char *key, const char *endpoint)
     return 0;
 }
 
-/* Creates and binds the API (ROUTER) and notification (PUB) sockets; logs what fails. */
+/*
+ * True for an endpoint only this machine can reach: ipc://, inproc://, or
+ * TCP on a loopback address.
+ */
+static bool
+endpoint_is_local(const char *endpoint)
+{
+    static const char *const local[] = {"ipc://", "inproc://", "tcp://127.",
+                                        "tcp://[::1]:", "tcp://localhost:"};
+
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (strncmp(endpoint, local[i], strlen(local[i])) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Gives the file of an ipc:// endpoint the mode of security.ipc_mode: who
+ * may connect is who may write to the file.  libzmq creates it with the
+ * process's umask; this tightens (or opens) it to the configured mode.
+ */
 static int
-open_sockets(struct daemon *daemon)
+set_ipc_mode(const char *key, const char *endpoint, int mode)
+{
+    const char *path = endpoint + strlen("ipc://");
+
+    if (strncmp(endpoint, "ipc://", 6) != 0 || path[0] == '@' || path[0] == '\0')
+        return 0;
+    if (chmod(path, (mode_t)mode) < 0) {
+        int r = -errno;
+        log_error("cannot set the mode of %s %s to %04o: %s", key, endpoint, mode, strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+/*
+ * The options both sockets share: the handshake and heartbeat limits, the
+ * ZAP domain (the handler decides every connection: keys with CURVE, and
+ * the connection limit either way) and, with CURVE, the server's secret key.
+ */
+static int
+secure_socket(struct daemon *daemon, void *socket, const char *name, const char *secret_key)
+{
+    const struct config *config = &daemon->config;
+    char err[256];
+    int r;
+
+    if ((r = set_int_option(socket, ZMQ_HANDSHAKE_IVL, config->handshake_timeout_ms)) < 0 ||
+        (r = set_int_option(socket, ZMQ_HEARTBEAT_IVL, config->heartbeat_ivl_ms)) < 0 ||
+        (r = set_int_option(socket, ZMQ_HEARTBEAT_TIMEOUT, config->heartbeat_timeout_ms)) < 0) {
+        log_error("cannot set the limits of the %s socket: %s", name, zmq_strerror(-r));
+        return r;
+    }
+    r = zap_require(socket, err, sizeof(err));
+    if (r < 0) {
+        log_error("the %s socket: %s", name, err);
+        return r;
+    }
+    if (!config->curve)
+        return 0;
+    if ((r = set_int_option(socket, ZMQ_CURVE_SERVER, 1)) < 0 ||
+        (zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, secret_key, KEYFILE_Z85 + 1) < 0 &&
+         (r = -zmq_errno()) < 0)) {
+        log_error("cannot make the %s socket a CURVE server: %s (is libzmq built with CURVE?)",
+                  name, zmq_strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+/*
+ * Starts the ZAP handler, then creates and binds the API (ROUTER) and
+ * notification (PUB) sockets; logs what fails.  The handler is bound first:
+ * a socket with a ZAP domain and ZMQ_ZAP_ENFORCE_DOMAIN refuses everyone
+ * while no handler is there, rather than admitting everyone.
+ */
+static int
+open_sockets(struct daemon *daemon, const char *secret_key)
 {
     const struct config *config = &daemon->config;
     int64_t max_size = config->max_message_bytes * 2 + 65536;
+    char err[256];
     int r = 0;
 
     daemon->zmq = zmq_ctx_new();
-    if (daemon->zmq != NULL) {
-        daemon->api_socket = zmq_socket(daemon->zmq, ZMQ_ROUTER);
-        daemon->notify_socket = zmq_socket(daemon->zmq, ZMQ_PUB);
+    if (daemon->zmq == NULL) {
+        r = -zmq_errno();
+        log_error("cannot create the ZeroMQ context: %s", zmq_strerror(-r));
+        return r;
     }
-    if (daemon->zmq == NULL || daemon->api_socket == NULL || daemon->notify_socket == NULL)
+    r = zap_open(&daemon->zap, daemon->loop, daemon->zmq,
+                 (const struct auth_keys *const *)&daemon->keys, config->curve,
+                 &daemon->config.max_connections, err, sizeof(err));
+    daemon->zap_open = r == 0;
+    if (r < 0) {
+        log_error("%s; carehubd will not start", err);
+        return r;
+    }
+    daemon->api_socket = zmq_socket(daemon->zmq, ZMQ_ROUTER);
+    daemon->notify_socket = zmq_socket(daemon->zmq, ZMQ_PUB);
+    if (daemon->api_socket == NULL || daemon->notify_socket == NULL)
         r = -zmq_errno();
     /*
      * A request over max_message_bytes still gets a readable error; one far
@@ -500,16 +665,75 @@ open_sockets(struct daemon *daemon)
     if (r == 0)
         r = set_int_option(daemon->api_socket, ZMQ_SNDHWM, config->max_pending_replies);
     if (r == 0)
+        r = set_int_option(daemon->api_socket, ZMQ_RCVHWM, config->receive_hwm);
+    if (r == 0)
         r = set_int_option(daemon->api_socket, ZMQ_LINGER, 2000);
+    if (r == 0)
+        r = set_int_option(daemon->notify_socket, ZMQ_SNDHWM, config->send_hwm);
     if (r == 0)
         r = set_int_option(daemon->notify_socket, ZMQ_LINGER, 0);
     if (r < 0) {
         log_error("cannot create the ZeroMQ sockets: %s", zmq_strerror(-r));
         return r;
     }
+    if ((r = secure_socket(daemon, daemon->api_socket, "API", secret_key)) < 0 ||
+        (r = secure_socket(daemon, daemon->notify_socket, "notification", secret_key)) < 0)
+        return r;
+    if ((r = zap_watch(&daemon->zap, daemon->api_socket, err, sizeof(err))) < 0 ||
+        (r = zap_watch(&daemon->zap, daemon->notify_socket, err, sizeof(err))) < 0) {
+        log_error("%s", err);
+        return r;
+    }
     if ((r = bind_endpoint(daemon->api_socket, "api.endpoint", config->api_endpoint)) < 0 ||
         (r = bind_endpoint(daemon->notify_socket, "notify.endpoint", config->notify_endpoint)) < 0)
         return r;
+    if ((r = set_ipc_mode("api.endpoint", config->api_endpoint, config->ipc_mode)) < 0 ||
+        (r = set_ipc_mode("notify.endpoint", config->notify_endpoint, config->ipc_mode)) < 0)
+        return r;
+    if (!config->curve) {
+        const char *endpoints[2][2] = {{"api.endpoint", config->api_endpoint},
+                                       {"notify.endpoint", config->notify_endpoint}};
+        for (int i = 0; i < 2; i++)
+            if (!endpoint_is_local(endpoints[i][1]))
+                log_warning("%s %s is reachable from other machines without CURVE: anyone who "
+                            "can reach it can publish and read personal data; set "
+                            "security.curve (see docs/configuration.md)",
+                            endpoints[i][0], endpoints[i][1]);
+    }
+    return 0;
+}
+
+/*
+ * With CURVE: reads the daemon's key pair into public_key and secret_key
+ * and the authorised keys into daemon->keys; logs every mistake.
+ */
+static int
+load_security(struct daemon *daemon, char public_key[KEYFILE_Z85 + 1],
+              char secret_key[KEYFILE_Z85 + 1])
+{
+    const struct config *config = &daemon->config;
+    char err[512];
+    int r;
+
+    if (!config->curve)
+        return 0;
+    if (!zmq_has("curve")) {
+        log_error("security.curve is true but this libzmq has no CURVE; carehubd will not start");
+        return -ENOTSUP;
+    }
+    r = keyfile_read_pair(config->server_key_file, public_key, secret_key, err, sizeof(err));
+    if (r < 0) {
+        log_error("security.server_key_file: %s; carehubd will not start", err);
+        return r;
+    }
+    daemon->keys = load_keys(config->authorised_keys);
+    if (daemon->keys == NULL) {
+        log_error("security.authorised_keys: %s has mistakes (above); carehubd will not start",
+                  config->authorised_keys);
+        return -EINVAL;
+    }
+    log_info("CURVE on: server key %s, %d authorised keys from %s", public_key, daemon->keys->count,
+             config->authorised_keys);
     return 0;
 }
 
@@ -633,6 +857,7 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
     struct store_options options;
     struct ingest_options ingest_options;
     char message[512];
+    char public_key[KEYFILE_Z85 + 1] = "", secret_key[KEYFILE_Z85 + 1] = "";
     uv_loop_t loop;
     int r, status = 1;
 
@@ -703,6 +928,7 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
     ingest_options.kinds = &daemon.config.kinds;
     ingest_options.metrics = &daemon.config.metrics;
     ingest_options.clock = &daemon.clock;
+    ingest_options.retention = &daemon.config.retention; /* a reload changes it in place */
     ingest_options.published = on_published;
     r = ingest_new(&daemon.ingest, &loop, daemon.writer, &ingest_options, on_ingest_done, &daemon,
                    message, sizeof(message));
@@ -710,7 +936,10 @@ run(const char *path, bool test_clock, int64_t test_start_ms)
         log_error("%s", message);
         goto out;
     }
-    r = open_sockets(&daemon);
+    r = load_security(&daemon, public_key, secret_key);
+    if (r == 0)
+        r = open_sockets(&daemon, secret_key);
+    explicit_bzero(secret_key, sizeof(secret_key)); /* libzmq keeps its own copy */
     if (r < 0)
         goto out;
     r = bus_init(&daemon.api, &loop, daemon.api_socket, api_on_message, &daemon);
@@ -745,10 +974,19 @@ out:
         bus_close(&daemon.api, on_bus_closed);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
-    if (daemon.ingest && !daemon.stopping) {
-        ingest_close(daemon.ingest, NULL);
-        uv_run(&loop, UV_RUN_DEFAULT);
+    /* The ZAP handler goes with the ingest's handles: the loop runs until all are closed. */
+    if (daemon.zap_open) {
+        daemon.zap_open = false;
+        zap_close(&daemon.zap, on_zap_closed);
     }
+    if (daemon.ingest && !daemon.stopping)
+        ingest_close(daemon.ingest, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    /* Monitors stopped before their sockets close: libzmq leaks a pending event otherwise. */
+    if (daemon.api_socket)
+        zmq_socket_monitor(daemon.api_socket, NULL, 0);
+    if (daemon.notify_socket)
+        zmq_socket_monitor(daemon.notify_socket, NULL, 0);
     if (daemon.api_socket)
         zmq_close(daemon.api_socket);
     if (daemon.reload != NULL) {
@@ -757,6 +995,9 @@ out:
     }
     if (daemon.notify_socket)
         zmq_close(daemon.notify_socket);
+    zap_free(&daemon.zap);
+    free_keys(daemon.keys);
+    free_keys(daemon.reload_keys);
     if (daemon.zmq)
         zmq_ctx_term(daemon.zmq);
     ingest_free(daemon.ingest);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "schedule.h"
 #include "timefmt.h"
 
@@ -246,6 +247,51 @@ obligation_init(struct obligations *obligations, struct obligation *obligation,
 }
 
 /*
+ * Records a change of an obligation in the audit trail, in the transaction
+ * that writes it: what ("obligation.created", ...), its identity and state,
+ * and the reason or day when given.
+ */
+static int
+audit_obligation(struct obligations *obligations, const char *what,
+                 const struct obligation *obligation, const char *day_key, int64_t day)
+{
+    struct audit_details details;
+
+    audit_details_init(&details);
+    audit_details_obligation(&details, obligation);
+    if (day_key != NULL)
+        audit_details_day(&details, day_key, day);
+    if (obligation->reason[0] != '\0')
+        audit_details_string(&details, "reason", obligation->reason);
+    if (obligation->title[0] != '\0')
+        audit_details_string(&details, "title", obligation->title);
+    if (obligation->responsible_id[0] != '\0')
+        audit_details_string(&details, "responsible_id", obligation->responsible_id);
+    return store_audit(obligations->writer, what, obligation->staff_id, NULL,
+                       audit_details_text(&details));
+}
+
+/* The audit code of an obligation closed or created in state: "obligation.completed", ... */
+static const char *
+audit_code(int state)
+{
+    switch (state) {
+    case OBLIGATION_COMPLETED:
+        return "obligation.completed";
+    case OBLIGATION_WAIVED:
+        return "obligation.waived";
+    case OBLIGATION_CANCELLED:
+        return "obligation.cancelled";
+    case OBLIGATION_MISSED:
+        return "obligation.missed";
+    case OBLIGATION_PAUSED:
+        return "obligation.paused";
+    default:
+        return "obligation.created";
+    }
+}
+
+/*
  * Writes a new open obligation.  A milestone step already past by more than
  * the missed horizon when its plan starts (someone imported years after
  * they started) is recorded as missed instead of being chased.
@@ -267,7 +313,10 @@ create(struct obligations *obligations, struct obligation *obligation, bool abse
         obligation->paused_day = obligations->today;
     }
     plan(obligations, obligation, true);
-    return store_obligation_insert(obligations->writer, obligation);
+    int r = store_obligation_insert(obligations->writer, obligation);
+    if (r == 0)
+        r = audit_obligation(obligations, "obligation.created", obligation, NULL, 0);
+    return r;
 }
 
 /* Closes an obligation with a state, a day and a reason, and writes it. */
@@ -281,7 +330,10 @@ close_obligation(struct obligations *obligations, struct obligation *obligation,
     obligation->paused_day = STORE_NO_DAY;
     directory_copy_text(obligation->reason, sizeof(obligation->reason), reason);
     obligation->updated_seq = obligations->seq;
-    return store_obligation_update(obligations->writer, obligation);
+    int r = store_obligation_update(obligations->writer, obligation);
+    if (r == 0)
+        r = audit_obligation(obligations, audit_code(state), obligation, "day", day);
+    return r;
 }
 
 /* Collects a staff member's obligations into a growing array. */
@@ -549,7 +601,10 @@ record_completed(struct obligations *obligations, const char *staff_id, const st
     obligation.closed_day = day;
     obligation.target_day = day;
     directory_copy_text(obligation.reason, sizeof(obligation.reason), reason);
-    return store_obligation_insert(obligations->writer, &obligation);
+    int r = store_obligation_insert(obligations->writer, &obligation);
+    if (r == 0)
+        r = audit_obligation(obligations, "obligation.completed", &obligation, "day", day);
+    return r;
 }
 
 /*
@@ -711,6 +766,8 @@ review_booked(struct obligations *obligations, const struct event *event, struct
     open->updated_seq = obligations->seq;
     plan(obligations, open, true);
     r = store_obligation_update(obligations->writer, open);
+    if (r == 0)
+        r = audit_obligation(obligations, "obligation.booked", open, "booked", day);
 done:
     free(all.items);
     return r;
@@ -816,7 +873,10 @@ action_assigned(struct obligations *obligations, const cJSON *data, struct event
             plan(obligations, &obligation, true);
         }
         obligation.updated_seq = obligations->seq;
-        return store_obligation_update(obligations->writer, &obligation);
+        r = store_obligation_update(obligations->writer, &obligation);
+        if (r == 0)
+            r = audit_obligation(obligations, "action.changed", &obligation, NULL, 0);
+        return r;
     }
     if (r != -ENOENT)
         return r;
@@ -831,6 +891,8 @@ action_assigned(struct obligations *obligations, const cJSON *data, struct event
     r = create(obligations, &obligation, absent);
     if (r == 0)
         r = store_action_put(obligations->writer, action_id, obligation.id);
+    if (r == 0)
+        r = audit_obligation(obligations, "action.assigned", &obligation, NULL, 0);
     return r;
 }
 
@@ -886,6 +948,40 @@ training_completed(struct obligations *obligations, const cJSON *data, struct ev
                               day, "completed");
 }
 
+/* Records a concern opened or closed in the audit trail. */
+static int
+audit_concern(struct obligations *obligations, const char *what, const struct concern *concern,
+              const char *outcome)
+{
+    struct audit_details details;
+
+    audit_details_init(&details);
+    audit_details_string(&details, "concern_id", concern->concern_id);
+    audit_details_day(&details, "opened", concern->opened_day);
+    if (concern->closed_day != STORE_NO_DAY)
+        audit_details_day(&details, "closed", concern->closed_day);
+    if (outcome != NULL && outcome[0] != '\0')
+        audit_details_string(&details, "outcome", outcome);
+    return store_audit(obligations->writer, what, concern->staff_id, NULL,
+                       audit_details_text(&details));
+}
+
+/* Records an absence started or ended in the audit trail. */
+static int
+audit_absence(struct obligations *obligations, const char *what, const struct absence *absence)
+{
+    struct audit_details details;
+
+    audit_details_init(&details);
+    audit_details_string(&details, "absence_id", absence->absence_id);
+    audit_details_string(&details, "kind", absence->kind);
+    audit_details_day(&details, "start", absence->start_day);
+    if (absence->end_day != STORE_NO_DAY)
+        audit_details_day(&details, "end", absence->end_day);
+    return store_audit(obligations->writer, what, absence->staff_id, NULL,
+                       audit_details_text(&details));
+}
+
 static int
 concern_opened(struct obligations *obligations, const cJSON *data, struct event_error *error)
 {
@@ -912,6 +1008,8 @@ concern_opened(struct obligations *obligations, const cJSON *data, struct event_
     concern.opened_day = data_day(data, "date");
     concern.closed_day = STORE_NO_DAY;
     r = store_concern_put(obligations->writer, &concern, NULL);
+    if (r == 0)
+        r = audit_concern(obligations, "concern.opened", &concern, NULL);
     if (r == 0)
         r = absence_now(obligations, staff.staff_id, &absent);
     for (int i = 0; r == 0 && i < obligations->kinds->kind_count; i++) {
@@ -945,6 +1043,8 @@ concern_closed(struct obligations *obligations, const cJSON *data, struct event_
     if (concern.closed_day < concern.opened_day)
         return reject(error, "bad_date", "the concern is closed before it was opened");
     r = store_concern_put(obligations->writer, &concern, data_text(data, "outcome"));
+    if (r == 0)
+        r = audit_concern(obligations, "concern.closed", &concern, data_text(data, "outcome"));
     if (r < 0)
         return r;
     snprintf(reason, sizeof(reason), "the concern was closed on %s", data_text(data, "date"));
@@ -1024,6 +1124,8 @@ absence_started(struct obligations *obligations, const cJSON *data, struct event
                       "%.80s already has an absence that overlaps one starting %s; end it first",
                       staff.name, data_text(data, "start_date"));
     r = store_absence_put(obligations->writer, &absence);
+    if (r == 0)
+        r = audit_absence(obligations, "absence.started", &absence);
     if (r < 0)
         return r;
     r = collect_of(obligations, staff.staff_id, NULL, NULL, true, &pending);
@@ -1037,6 +1139,8 @@ absence_started(struct obligations *obligations, const cJSON *data, struct event
         o->next_ms = 0;
         o->updated_seq = obligations->seq;
         r = store_obligation_update(obligations->writer, o);
+        if (r == 0)
+            r = audit_obligation(obligations, "obligation.paused", o, "day", o->paused_day);
     }
     free(pending.items);
     return r;
@@ -1094,6 +1198,8 @@ absence_ended(struct obligations *obligations, const cJSON *data, struct event_e
                       data_text(data, "end_date"), staff.name);
     absence.end_day = end;
     r = store_absence_put(obligations->writer, &absence);
+    if (r == 0)
+        r = audit_absence(obligations, "absence.ended", &absence);
     if (r < 0)
         return r;
     r = collect_of(obligations, staff.staff_id, NULL, NULL, true, &pending);
@@ -1131,6 +1237,8 @@ absence_ended(struct obligations *obligations, const cJSON *data, struct event_e
         o->updated_seq = obligations->seq;
         plan(obligations, o, true);
         r = store_obligation_update(obligations->writer, o);
+        if (r == 0)
+            r = audit_obligation(obligations, "obligation.resumed", o, "due", o->due_day);
     }
     free(pending.items);
     for (int i = 0; r == 0 && i < obligations->kinds->kind_count; i++) {
@@ -1543,6 +1651,33 @@ action_code(const struct obligation *obligation, const struct schedule_action *a
            (action->type == SCHEDULE_REMINDER ? action->index : 100 + action->index);
 }
 
+/*
+ * Records a notification written to the outbox: about staff_id (a reminder
+ * or escalation), or a team's KPI alert (team_id).
+ */
+static int
+audit_notification(struct obligations *obligations, const struct notification *n,
+                   const char *staff_id, const char *team_id)
+{
+    struct audit_details details;
+
+    audit_details_init(&details);
+    audit_details_int(&details, "notification", n->seq);
+    audit_details_string(&details, "type", n->type);
+    audit_details_string(&details, "recipient_id", n->recipient_id);
+    if (n->obligation_id != 0)
+        audit_details_int(&details, "obligation", n->obligation_id);
+    audit_details_string(&details, staff_id ? "kind" : "metric", n->kind);
+    if (team_id != NULL) {
+        audit_details_string(&details, "period", n->step);
+        audit_details_int(&details, "level", n->level);
+    } else {
+        audit_details_int(&details, "level", n->level);
+    }
+    return store_audit(obligations->writer, staff_id ? "notification.sent" : "kpi.alert", staff_id,
+                       team_id, audit_details_text(&details));
+}
+
 /* Writes the notifications of one action, one per recipient. */
 static int
 send_action(struct obligations *obligations, const struct obligation *obligation,
@@ -1594,6 +1729,8 @@ send_action(struct obligations *obligations, const struct obligation *obligation
             continue; /* this action already went to this person */
         if (r == 0)
             r = remember_notice(obligations, &n);
+        if (r == 0)
+            r = audit_notification(obligations, &n, n.staff_id, NULL);
         if (r < 0)
             return r;
         obligations->sent++;
@@ -1804,6 +1941,8 @@ obligations_alert(struct obligations *obligations, const char *team_id,
             continue;
         if (r == 0)
             r = remember_notice(obligations, n);
+        if (r == 0)
+            r = audit_notification(obligations, n, NULL, team_id);
         if (r < 0)
             return r;
     }

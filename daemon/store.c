@@ -36,6 +36,7 @@ enum statement {
     ST_TEAMS_WITH_MANAGER,
     ST_STAFF_WITH_ROLE,
     ST_TEAMS_ALL,
+    ST_AUDIT_INSERT,
     ST_COUNT
 };
 
@@ -88,6 +89,9 @@ static const char *const statement_sql[ST_COUNT] = {
                            "NULL ORDER BY staff_id LIMIT ?2",
     [ST_TEAMS_WITH_MANAGER] = "SELECT " TEAM_COLUMNS " FROM teams WHERE manager_id = ? ORDER BY "
                               "name, team_id",
+    [ST_AUDIT_INSERT] =
+        "INSERT INTO audit (applied_ms, event_ms, staff_id, team_id, what, details, "
+        "cause, cause_id, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 };
 
 /*
@@ -252,6 +256,23 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  applied_seq INTEGER NOT NULL,"
     "  snapshot_day INTEGER);"
     "INSERT INTO kpi_progress SELECT 1, coalesce(max(seq), 0), NULL FROM events;",
+    /*
+     * 4: the audit trail, one row per change the writer makes, with its
+     * cause.  Changes made before this version have no rows.
+     */
+    "CREATE TABLE audit ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  applied_ms INTEGER NOT NULL,"
+    "  event_ms INTEGER,"
+    "  staff_id TEXT,"
+    "  team_id TEXT,"
+    "  what TEXT NOT NULL,"
+    "  details TEXT NOT NULL,"
+    "  cause TEXT NOT NULL,"
+    "  cause_id TEXT,"
+    "  event_seq INTEGER);"
+    "CREATE INDEX audit_by_staff ON audit (staff_id) WHERE staff_id IS NOT NULL;"
+    "CREATE INDEX audit_by_team ON audit (team_id) WHERE staff_id IS NULL;",
 };
 
 int
@@ -526,6 +547,9 @@ store_open(struct store **out, const char *state_dir, const struct store_options
         r = exec(store, pragma);
     if (r == 0 && !options->writer && !options->separate_checkpoints)
         r = exec(store, "PRAGMA query_only = 1");
+    /* Text the writer overwrites or deletes is zeroed in its page, not left behind. */
+    if (r == 0 && options->writer)
+        r = exec(store, "PRAGMA secure_delete = FAST");
     if (r == 0 && options->writer && options->separate_checkpoints) {
         r = exec(store, "PRAGMA wal_autocheckpoint = 0");
         /* Once the log starts again, its file is cut back to 32 MiB. */
@@ -672,6 +696,8 @@ store_event_insert(struct store *store, uint64_t hash, const struct event *event
     r = store_step_done(stmt);
     if (r == 0)
         *seq = sqlite3_last_insert_rowid(store->db);
+    if (r == 0)
+        store->cause_seq = *seq;
     return r;
 }
 
@@ -1180,4 +1206,236 @@ out:
     sqlite3_close(target); /* accepts NULL; nothing is left unfinalised on it */
     store_rollback(store); /* ends the read transaction */
     return r;
+}
+
+/* ---- The audit trail and retention ---- */
+
+void
+store_audit_cause(struct store *store, const char *cause, const char *cause_id, bool has_event_ms,
+                  int64_t event_ms, int64_t applied_ms)
+{
+    snprintf(store->cause, sizeof(store->cause), "%s", cause);
+    snprintf(store->cause_id, sizeof(store->cause_id), "%s", cause_id ? cause_id : "");
+    store->cause_seq = 0;
+    store->cause_event_ms = has_event_ms ? event_ms : INT64_MIN;
+    store->cause_applied_ms = applied_ms;
+}
+
+int
+store_audit(struct store *store, const char *what, const char *staff_id, const char *team_id,
+            const char *details)
+{
+    sqlite3_stmt *stmt = store->statements[ST_AUDIT_INSERT];
+
+    sqlite3_bind_int64(stmt, 1, store->cause_applied_ms);
+    if (store->cause_event_ms != INT64_MIN)
+        sqlite3_bind_int64(stmt, 2, store->cause_event_ms);
+    store_bind_optional(stmt, 3, staff_id);
+    store_bind_optional(stmt, 4, team_id);
+    sqlite3_bind_text(stmt, 5, what, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 6, details && details[0] ? details : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 7, store->cause[0] ? store->cause : "unknown", -1, SQLITE_STATIC);
+    store_bind_optional(stmt, 8, store->cause_id);
+    if (store->cause_seq > 0)
+        sqlite3_bind_int64(stmt, 9, store->cause_seq);
+    return store_step_done(stmt);
+}
+
+enum retention_statement {
+    R_AUDIT_OF_STAFF,
+    R_AUDIT_OF_TEAM,
+    R_STAFF_DUE,
+    R_SCRUB_STAFF,
+    R_SCRUB_ABSENCES,
+    R_SCRUB_OBLIGATIONS,
+    R_SCRUB_CONCERNS,
+    R_SCRUB_NOTIFICATIONS,
+    R_SCRUB_AUDIT,
+    R_EVENTS_OLD,
+    R_EVENTS_REMOVED_STAFF,
+    R_MAX_SEQ,
+    R_COUNT
+};
+
+_Static_assert(R_COUNT <= STORE_LAZY_MAX - STORE_LAZY_RETENTION, "the lazy slots of retention");
+
+#define AUDIT_COLUMNS                                                                              \
+    "seq, applied_ms, event_ms, staff_id, team_id, what, details, cause, cause_id, event_seq"
+#define REMOVED "'" STORE_REMOVED "'"
+
+static const char *const retention_sql[R_COUNT] = {
+    [R_AUDIT_OF_STAFF] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE staff_id = ?1 AND seq > ?2 "
+                         "ORDER BY seq LIMIT ?3",
+    [R_AUDIT_OF_TEAM] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE staff_id IS NULL AND "
+                        "team_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [R_STAFF_DUE] = "SELECT staff_id FROM staff WHERE left_date < ?1 AND name != " REMOVED
+                    " ORDER BY staff_id LIMIT ?2",
+    [R_SCRUB_STAFF] = "UPDATE staff SET name = " REMOVED ", email = NULL, registration_body = "
+                      "NULL, registration_number = NULL, registration_renewal = NULL "
+                      "WHERE staff_id = ?1",
+    [R_SCRUB_ABSENCES] = "UPDATE absences SET kind = " REMOVED " WHERE staff_id = ?1",
+    [R_SCRUB_OBLIGATIONS] =
+        "UPDATE obligations SET title = CASE title WHEN '' THEN '' ELSE " REMOVED
+        " END, reason = CASE WHEN reason IS NULL THEN NULL ELSE " REMOVED
+        " END WHERE staff_id = ?1",
+    [R_SCRUB_CONCERNS] = "UPDATE concerns SET outcome = NULL WHERE staff_id = ?1",
+    [R_SCRUB_NOTIFICATIONS] = "UPDATE notifications SET text = " REMOVED ", policy = NULL "
+                              "WHERE staff_id = ?1",
+    [R_SCRUB_AUDIT] = "UPDATE audit SET details = '{}' WHERE staff_id = ?1",
+    /* Never the KPI observations not yet in the figures: a replay reads their payload. */
+    [R_EVENTS_OLD] =
+        "UPDATE events SET body = '{}' WHERE seq > ?1 AND seq <= ?2 AND body != '{}' AND "
+        "coalesce(time_ms, received_ms) < ?3 AND (type != 'kpi.observed' OR seq <= "
+        "(SELECT applied_seq FROM kpi_progress))",
+    [R_EVENTS_REMOVED_STAFF] =
+        "UPDATE events SET body = '{}' WHERE seq > ?1 AND seq <= ?2 AND body != '{}' AND "
+        "json_valid(body) AND json_extract(body, '$.data.staff_id') IN (SELECT staff_id FROM staff "
+        "WHERE name = " REMOVED ")",
+    [R_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
+};
+
+static sqlite3_stmt *
+retention_statement(struct store *store, enum retention_statement which)
+{
+    return store_lazy(store, STORE_LAZY_RETENTION + which, retention_sql[which]);
+}
+
+static int
+audit_row(sqlite3_stmt *stmt, void *context)
+{
+    struct {
+        store_audit_visit visit;
+        void *context;
+    } *call = context;
+    struct store_audit_row row;
+
+    row.seq = sqlite3_column_int64(stmt, 0);
+    row.applied_ms = sqlite3_column_int64(stmt, 1);
+    row.has_event_ms = sqlite3_column_type(stmt, 2) != SQLITE_NULL;
+    row.event_ms = sqlite3_column_int64(stmt, 2);
+    row.staff_id = (const char *)sqlite3_column_text(stmt, 3);
+    row.team_id = (const char *)sqlite3_column_text(stmt, 4);
+    row.what = (const char *)sqlite3_column_text(stmt, 5);
+    row.details = (const char *)sqlite3_column_text(stmt, 6);
+    row.cause = (const char *)sqlite3_column_text(stmt, 7);
+    row.cause_id = (const char *)sqlite3_column_text(stmt, 8);
+    row.event_seq = sqlite3_column_int64(stmt, 9);
+    return call->visit(call->context, &row);
+}
+
+int
+store_audit_of(struct store *store, const char *staff_id, const char *team_id, int64_t after,
+               int limit, store_audit_visit visit, void *context)
+{
+    sqlite3_stmt *stmt = retention_statement(store, staff_id ? R_AUDIT_OF_STAFF : R_AUDIT_OF_TEAM);
+    struct {
+        store_audit_visit visit;
+        void *context;
+    } call = {visit, context};
+
+    if (stmt == NULL)
+        return store_map_error(sqlite3_errcode(store->db));
+    sqlite3_bind_text(stmt, 1, staff_id ? staff_id : team_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, after);
+    sqlite3_bind_int(stmt, 3, limit);
+    return store_step_rows(stmt, audit_row, &call);
+}
+
+static int
+staff_id_row(sqlite3_stmt *stmt, void *context)
+{
+    struct {
+        int (*visit)(void *context, const char *staff_id);
+        void *context;
+    } *call = context;
+
+    return call->visit(call->context, (const char *)sqlite3_column_text(stmt, 0));
+}
+
+int
+store_retention_staff_due(struct store *store, const char *left_before, int limit,
+                          int (*visit)(void *context, const char *staff_id), void *context)
+{
+    sqlite3_stmt *stmt = retention_statement(store, R_STAFF_DUE);
+    struct {
+        int (*visit)(void *context, const char *staff_id);
+        void *context;
+    } call = {visit, context};
+
+    if (stmt == NULL)
+        return store_map_error(sqlite3_errcode(store->db));
+    sqlite3_bind_text(stmt, 1, left_before, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, limit);
+    return store_step_rows(stmt, staff_id_row, &call);
+}
+
+int
+store_retention_remove_staff(struct store *store, const char *staff_id, int64_t *rows)
+{
+    static const enum retention_statement steps[] = {
+        R_SCRUB_STAFF,    R_SCRUB_ABSENCES,      R_SCRUB_OBLIGATIONS,
+        R_SCRUB_CONCERNS, R_SCRUB_NOTIFICATIONS, R_SCRUB_AUDIT,
+    };
+    int r = 0;
+
+    *rows = 0;
+    for (size_t i = 0; r == 0 && i < sizeof(steps) / sizeof(steps[0]); i++) {
+        sqlite3_stmt *stmt = retention_statement(store, steps[i]);
+        if (stmt == NULL)
+            return store_map_error(sqlite3_errcode(store->db));
+        sqlite3_bind_text(stmt, 1, staff_id, -1, SQLITE_STATIC);
+        r = store_step_done(stmt);
+        if (r == 0)
+            *rows += sqlite3_changes(store->db);
+    }
+    return r;
+}
+
+int
+store_retention_events(struct store *store, bool removed_staff, int64_t after, int64_t through,
+                       int64_t before_ms, int64_t *blanked)
+{
+    sqlite3_stmt *stmt =
+        retention_statement(store, removed_staff ? R_EVENTS_REMOVED_STAFF : R_EVENTS_OLD);
+    int r;
+
+    *blanked = 0;
+    if (stmt == NULL)
+        return store_map_error(sqlite3_errcode(store->db));
+    sqlite3_bind_int64(stmt, 1, after);
+    sqlite3_bind_int64(stmt, 2, through);
+    if (!removed_staff)
+        sqlite3_bind_int64(stmt, 3, before_ms);
+    r = store_step_done(stmt);
+    if (r == 0)
+        *blanked = sqlite3_changes(store->db);
+    return r;
+}
+
+int
+store_events_last_seq(struct store *store, int64_t *seq)
+{
+    sqlite3_stmt *stmt = retention_statement(store, R_MAX_SEQ);
+    int rc;
+
+    if (stmt == NULL)
+        return store_map_error(sqlite3_errcode(store->db));
+    rc = sqlite3_step(stmt);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW ? 0 : store_map_error(rc);
+}
+
+int
+store_secure_delete(struct store *store, bool whole_pages)
+{
+    return exec(store, whole_pages ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = FAST");
+}
+
+int
+store_truncate_log(struct store *store)
+{
+    int rc = sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+    return rc == SQLITE_BUSY ? 0 : store_map_error(rc);
 }

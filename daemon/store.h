@@ -20,7 +20,7 @@
 #include "event.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* "CARE": PRAGMA application_id of a carehub database. */
 #define STORE_APPLICATION_ID 0x43415245
@@ -179,6 +179,93 @@ typedef int (*store_backup_progress)(void *context, int remaining, int total);
  */
 int store_backup(struct store *store, const char *target_path, store_backup_progress progress,
                  void *context, struct store_backup_info *info, char *message, size_t size);
+
+/* ---- The audit trail and retention (store.c) ---- */
+
+/* What retention writes in place of removed text. */
+#define STORE_REMOVED "[removed]"
+
+/*
+ * Sets the cause recorded with the audit rows written from now on: an
+ * event's source and id (cause_id) with its own time when has_event_ms, or
+ * "schedule", "reload", "retention", "api" with cause_id NULL; applied_ms is
+ * the daemon's clock.  The strings are copied.  The next event stored with
+ * store_event_insert() becomes the rows' event_seq.
+ */
+void store_audit_cause(struct store *store, const char *cause, const char *cause_id,
+                       bool has_event_ms, int64_t event_ms, int64_t applied_ms);
+
+/*
+ * Appends an audit row under the current cause: what changed ("staff.hired",
+ * "obligation.completed", ...), about staff_id (NULL for a team or KPI row,
+ * then team_id), details a JSON object as text (NULL: "{}").  Writer only,
+ * inside the transaction that makes the change.
+ */
+int store_audit(struct store *store, const char *what, const char *staff_id, const char *team_id,
+                const char *details);
+
+/* One audit row; the strings are borrowed for the visit only. */
+struct store_audit_row {
+    int64_t seq;
+    int64_t applied_ms;
+    bool has_event_ms;
+    int64_t event_ms;
+    const char *staff_id; /* NULL for a team or KPI row */
+    const char *team_id;  /* NULL when not recorded */
+    const char *what;
+    const char *details;
+    const char *cause;
+    const char *cause_id; /* NULL when the cause is not an event */
+    int64_t event_seq;    /* 0 when no event was stored */
+};
+
+typedef int (*store_audit_visit)(void *context, const struct store_audit_row *row);
+
+/*
+ * Visits the audit rows after seq after, oldest first, at most limit: a
+ * staff member's (staff_id), or else a team's rows that are about no one
+ * (team_id).
+ */
+int store_audit_of(struct store *store, const char *staff_id, const char *team_id, int64_t after,
+                   int limit, store_audit_visit visit, void *context);
+
+/*
+ * Visits at most limit staff who left before left_before ("YYYY-MM-DD") and
+ * whose personal data is still held, in staff_id order.
+ */
+int store_retention_staff_due(struct store *store, const char *left_before, int limit,
+                              int (*visit)(void *context, const char *staff_id), void *context);
+
+/*
+ * Removes a staff member's personal data: name (STORE_REMOVED), email and
+ * registration; the kinds of their absences; their obligations' titles and
+ * reasons; their concerns' outcomes; the texts of notifications about them;
+ * the details of their audit rows.  *rows counts the rows changed.
+ */
+int store_retention_remove_staff(struct store *store, const char *staff_id, int64_t *rows);
+
+/*
+ * Empties the payload of the stored events with seq in (after, through]:
+ * those whose time (or, without one, arrival) is before before_ms, or with
+ * removed_staff those about a staff member whose data was removed.  The
+ * de-duplication keys (source, id) and the type and times stay.  KPI
+ * observations not yet in the stored figures are left alone.  *blanked
+ * counts the events emptied.
+ */
+int store_retention_events(struct store *store, bool removed_staff, int64_t after, int64_t through,
+                           int64_t before_ms, int64_t *blanked);
+
+/* The last event's seq (0 when none). */
+int store_events_last_seq(struct store *store, int64_t *seq);
+
+/*
+ * Writer: with whole_pages, pages freed from now on are zeroed too (the
+ * retention job); otherwise only deleted text within pages (the default).
+ */
+int store_secure_delete(struct store *store, bool whole_pages);
+
+/* Copies the whole write-ahead log into the database and empties it; 0 when busy. */
+int store_truncate_log(struct store *store);
 
 /* ---- Obligations, notifications, absences, concerns (store_obligations.c) ---- */
 

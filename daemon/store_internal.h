@@ -12,9 +12,10 @@
 
 /* Statements prepared on first use, by store_lazy(): store_obligations.c's slots, then
  * store_kpi.c's. */
-#define STORE_LAZY_MAX 64
+#define STORE_LAZY_MAX 80
 #define STORE_LAZY_OBLIGATIONS 0
 #define STORE_LAZY_KPI 32
+#define STORE_LAZY_RETENTION 64
 
 struct store {
     int lock_fd;    /* the writer's lock on state_dir, or -1 */
@@ -26,6 +27,12 @@ struct store {
     /* store_staff_patch()'s statements, one per set of fields, prepared when first needed. */
     sqlite3_stmt *patches[DIR_FIELD_REGISTRATION << 1];
     sqlite3_stmt *lazy[STORE_LAZY_MAX];
+    /* What the audit rows written now record as their cause (store_audit_cause()). */
+    char cause[EVENT_ATTRIBUTE_MAX + 1];
+    char cause_id[EVENT_ATTRIBUTE_MAX + 1];
+    int64_t cause_seq;      /* the event stored under this cause, 0 until then */
+    int64_t cause_event_ms; /* the event's own time; INT64_MIN when it has none */
+    int64_t cause_applied_ms;
 };
 
 /* SQLite's result code as 0 or a negative errno-style code. */

@@ -22,6 +22,7 @@ struct fixture {
     struct auth_errors errors;
     char publisher[41], reader[41], admin[41], stranger[41];
     uint8_t publisher_binary[32], stranger_binary[32];
+    bool curve_required; /* what the ZAP decisions are asked under */
 };
 
 static void
@@ -45,6 +46,7 @@ setup(void **state)
     new_key(f->reader, NULL);
     new_key(f->admin, NULL);
     new_key(f->stranger, f->stranger_binary);
+    f->curve_required = true;
     *state = f;
     return 0;
 }
@@ -216,6 +218,9 @@ test_roles_and_ops(void **state)
     assert_false(auth_allows(AUTH_READER, "ack", false));
     assert_false(auth_allows(AUTH_READER, "backup", false));
     assert_true(auth_allows(AUTH_ADMIN, "backup", false));
+    /* The audit trail holds personal data about everyone: admins only. */
+    assert_false(auth_allows(AUTH_READER, "audit", false));
+    assert_true(auth_allows(AUTH_ADMIN, "audit", false));
     assert_true(auth_allows(AUTH_ADMIN, "clock", true));
     assert_true(auth_allows(AUTH_ADMIN, "no-such-op", false));
     assert_false(auth_allows(AUTH_NONE, "status", false));
@@ -234,8 +239,8 @@ zap(struct fixture *f, const char *version, const char *domain, const char *mech
                        credential_size};
     char text[256];
 
-    return auth_zap_decide(&f->keys, "carehub", frames, sizes, credential != NULL ? 7 : 6, status,
-                           text, sizeof(text), user_id, key);
+    return auth_zap_decide(&f->keys, "carehub", f->curve_required, frames, sizes,
+                           credential != NULL ? 7 : 6, status, text, sizeof(text), user_id, key);
 }
 
 static void
@@ -278,6 +283,26 @@ test_zap_admits_listed_curve_keys_only(void **state)
     assert_string_equal(status, "500");
 }
 
+/* Without CURVE the handler only bounds connections: NULL in, PLAIN still out. */
+static void
+test_zap_admits_null_when_curve_is_off(void **state)
+{
+    struct fixture *f = *state;
+    const struct auth_key *key;
+    char status[4], user_id[41];
+
+    f->curve_required = false;
+    assert_int_equal(load(f, "%s publisher hr\n", f->publisher), 0);
+    assert_int_equal(zap(f, "1.0", "carehub", "NULL", NULL, 0, status, user_id, &key), AUTH_ADMIN);
+    assert_string_equal(status, "200");
+    assert_string_equal(user_id, "");
+    assert_null(key);
+    assert_int_equal(zap(f, "1.0", "carehub", "PLAIN", "user", 4, status, user_id, &key),
+                     AUTH_NONE);
+    assert_string_equal(status, "400");
+    assert_int_equal(zap(f, "1.0", "other", "NULL", NULL, 0, status, user_id, &key), AUTH_NONE);
+}
+
 int
 main(void)
 {
@@ -289,6 +314,7 @@ main(void)
         TEST(test_a_missing_file),
         TEST(test_roles_and_ops),
         TEST(test_zap_admits_listed_curve_keys_only),
+        TEST(test_zap_admits_null_when_curve_is_off),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -154,7 +154,7 @@ test_open_creates_database(void **state)
     fixture->writer = NULL;
 
     assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(fixture->db_path, "PRAGMA application_id"), STORE_APPLICATION_ID);
     assert_int_equal(query_int(fixture->db_path, "PRAGMA application_id"), 0x43415245);
     /* WAL is recorded in the file header (read and write version 2). */
@@ -945,14 +945,14 @@ test_migrates_schema_1(void **state)
     exec_sql(fixture->db_path, "DROP TABLE obligations; DROP TABLE notifications; "
                                "DROP TABLE missed; DROP TABLE absences; DROP TABLE concerns; "
                                "DROP TABLE actions; DROP TABLE kpi_cells; DROP TABLE kpi_states; "
-                               "DROP TABLE kpi_alerts; DROP TABLE kpi_progress; "
+                               "DROP TABLE kpi_alerts; DROP TABLE kpi_progress; DROP TABLE audit; "
                                "DELETE FROM sqlite_sequence; PRAGMA user_version = 1;");
     assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM sqlite_master WHERE name "
                                                  "= 'obligations'"),
                      0);
 
     open_writer(fixture);
-    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM obligations"), 0);
     assert_int_equal(store_staff_get(fixture->writer, "S1", &staff), 0);
     assert_string_equal(staff.name, "Amy Jones");
@@ -976,13 +976,230 @@ test_migrates_schema_2(void **state)
              "INSERT INTO events VALUES (41, 1, 's', 'e41', 'staff.hired', NULL, 0, '{}');"
              "INSERT INTO events VALUES (42, 2, 's', 'e42', 'team.changed', NULL, 0, '{}');"
              "DROP TABLE kpi_cells; DROP TABLE kpi_states; DROP TABLE kpi_alerts; "
-             "DROP TABLE kpi_progress; PRAGMA user_version = 2;");
+             "DROP TABLE kpi_progress; DROP TABLE audit; PRAGMA user_version = 2;");
     open_writer(fixture);
-    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM kpi_cells"), 0);
     assert_int_equal(store_kpi_progress_get(fixture->writer, &applied, &snapshot), 0);
     assert_int_equal(applied, 42);
     assert_true(snapshot == STORE_NO_DAY);
+}
+
+/*
+ * Schema 3 (issue 4's release) to 4: the audit trail appears, empty, and
+ * what was there stays.
+ */
+static void
+test_migrates_schema_3(void **state)
+{
+    struct fixture *fixture = *state;
+    struct dir_staff staff;
+
+    open_writer(fixture);
+    store_close(fixture->writer);
+    fixture->writer = NULL;
+    exec_sql(fixture->db_path,
+             "INSERT INTO staff (staff_id, name, role, team_id, start_date, updated_seq) "
+             "VALUES ('S1', 'Amy Jones', 'carer', 'T1', '2024-01-08', 1);"
+             "DROP TABLE audit; PRAGMA user_version = 3;");
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM sqlite_master WHERE name "
+                                                 "= 'audit'"),
+                     0);
+    open_writer(fixture);
+    assert_int_equal(query_int(fixture->db_path, "PRAGMA user_version"), 4);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM audit"), 0);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM sqlite_master WHERE name "
+                                                 "IN ('audit_by_staff', 'audit_by_team')"),
+                     2);
+    assert_int_equal(store_staff_get(fixture->writer, "S1", &staff), 0);
+    assert_string_equal(staff.name, "Amy Jones");
+}
+
+struct audit_list {
+    int count;
+    int64_t seq[8];
+    char what[8][32];
+    char details[8][128];
+    char cause[8][32];
+    int64_t event_seq[8];
+    bool has_event_ms[8];
+};
+
+static int
+collect_audit(void *context, const struct store_audit_row *row)
+{
+    struct audit_list *list = context;
+
+    if (list->count < 8) {
+        list->seq[list->count] = row->seq;
+        snprintf(list->what[list->count], 32, "%s", row->what);
+        snprintf(list->details[list->count], 128, "%s", row->details);
+        snprintf(list->cause[list->count], 32, "%s/%s", row->cause,
+                 row->cause_id ? row->cause_id : "-");
+        list->event_seq[list->count] = row->event_seq;
+        list->has_event_ms[list->count] = row->has_event_ms;
+    }
+    list->count++;
+    return 0;
+}
+
+/* Audit rows carry the cause set before them, and are listed per person or per team. */
+static void
+test_audit_rows(void **state)
+{
+    struct fixture *fixture = *state;
+    struct audit_list list;
+    int64_t seq;
+
+    open_writer(fixture);
+    assert_int_equal(store_begin(fixture->writer), 0);
+    store_audit_cause(fixture->writer, "/hr/acme", "e-1", true, 1000, 2000);
+    seq = insert_event(fixture->writer, 1, "/hr/acme", "e-1", EVENT_STAFF_HIRED, true, "{}");
+    assert_int_equal(store_audit(fixture->writer, "staff.hired", "S1", "T1", "{\"name\":\"A\"}"),
+                     0);
+    store_audit_cause(fixture->writer, "schedule", NULL, false, 0, 3000);
+    assert_int_equal(store_audit(fixture->writer, "notification.sent", "S1", NULL, NULL), 0);
+    assert_int_equal(store_audit(fixture->writer, "kpi.alert", NULL, "T1", "{}"), 0);
+    assert_int_equal(store_audit(fixture->writer, "staff.hired", "S2", "T1", "{}"), 0);
+    assert_int_equal(store_commit(fixture->writer), 0);
+
+    open_reader(fixture);
+    memset(&list, 0, sizeof(list));
+    assert_int_equal(store_audit_of(fixture->reader, "S1", NULL, 0, 100, collect_audit, &list), 0);
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.what[0], "staff.hired");
+    assert_string_equal(list.details[0], "{\"name\":\"A\"}");
+    assert_string_equal(list.cause[0], "/hr/acme/e-1");
+    assert_int_equal(list.event_seq[0], seq);
+    assert_true(list.has_event_ms[0]);
+    assert_string_equal(list.what[1], "notification.sent");
+    assert_string_equal(list.details[1], "{}");
+    assert_string_equal(list.cause[1], "schedule/-");
+    assert_int_equal(list.event_seq[1], 0);
+    assert_false(list.has_event_ms[1]);
+    /* Paging. */
+    int64_t first = list.seq[0];
+    memset(&list, 0, sizeof(list));
+    assert_int_equal(store_audit_of(fixture->reader, "S1", NULL, first, 1, collect_audit, &list),
+                     0);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.what[0], "notification.sent");
+    /* A team's rows are those about no one. */
+    memset(&list, 0, sizeof(list));
+    assert_int_equal(store_audit_of(fixture->reader, NULL, "T1", 0, 100, collect_audit, &list), 0);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.what[0], "kpi.alert");
+}
+
+static int
+collect_id(void *context, const char *staff_id)
+{
+    snprintf(context, DIR_ID_SIZE, "%s", staff_id);
+    return 0;
+}
+
+/*
+ * Retention removes a leaver's details everywhere they are kept, and empties
+ * the payloads of their events and of old ones, keeping the de-duplication
+ * keys.
+ */
+static void
+test_retention_removes(void **state)
+{
+    struct fixture *fixture = *state;
+    struct dir_staff staff;
+    struct obligation obligation;
+    struct notification n;
+    char found[DIR_ID_SIZE] = "";
+    int64_t rows = 0, blanked = 0, last = 0, seq[3];
+
+    open_writer(fixture);
+    memset(&staff, 0, sizeof(staff));
+    snprintf(staff.staff_id, sizeof(staff.staff_id), "S1");
+    snprintf(staff.name, sizeof(staff.name), "Amy Jones");
+    snprintf(staff.role, sizeof(staff.role), "carer");
+    snprintf(staff.team_id, sizeof(staff.team_id), "T1");
+    snprintf(staff.start_date, sizeof(staff.start_date), "2019-01-07");
+    snprintf(staff.email, sizeof(staff.email), "amy@example.org");
+    snprintf(staff.left_date, sizeof(staff.left_date), "2020-03-31");
+    assert_int_equal(store_begin(fixture->writer), 0);
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 1, STORE_PUT_NEW), 0);
+    snprintf(staff.staff_id, sizeof(staff.staff_id), "S2");
+    snprintf(staff.name, sizeof(staff.name), "Bo Li");
+    staff.left_date[0] = '\0';
+    assert_int_equal(store_staff_put(fixture->writer, &staff, 1, STORE_PUT_NEW), 0);
+    seq[0] = insert_event(fixture->writer, 1, "/hr", "e-1", EVENT_STAFF_HIRED, true,
+                          "{\"data\":{\"staff_id\":\"S1\",\"name\":\"Amy Jones\"}}");
+    seq[1] = insert_event(fixture->writer, 2, "/hr", "e-2", EVENT_STAFF_HIRED, true,
+                          "{\"data\":{\"staff_id\":\"S2\",\"name\":\"Bo Li\"}}");
+    seq[2] = insert_event(fixture->writer, 3, "/hr", "e-3", EVENT_STAFF_HIRED, false,
+                          "{\"data\":{\"staff_id\":\"S2\",\"name\":\"Bo Li\"}}");
+    memset(&obligation, 0, sizeof(obligation));
+    snprintf(obligation.staff_id, sizeof(obligation.staff_id), "S1");
+    snprintf(obligation.kind, sizeof(obligation.kind), "supervision");
+    snprintf(obligation.reason, sizeof(obligation.reason), "Amy was on leave");
+    obligation.booked_day = obligation.closed_day = obligation.paused_day = STORE_NO_DAY;
+    obligation.state = OBLIGATION_WAIVED;
+    assert_int_equal(store_obligation_insert(fixture->writer, &obligation), 0);
+    memset(&n, 0, sizeof(n));
+    snprintf(n.type, sizeof(n.type), "reminder");
+    snprintf(n.recipient_id, sizeof(n.recipient_id), "M1");
+    snprintf(n.staff_id, sizeof(n.staff_id), "S1");
+    snprintf(n.text, sizeof(n.text), "Amy Jones's supervision is due");
+    n.obligation_id = obligation.id;
+    n.booked_day = STORE_NO_DAY;
+    assert_int_equal(store_notification_insert(fixture->writer, &n), 0);
+    store_audit_cause(fixture->writer, "/hr", "e-1", false, 0, 0);
+    assert_int_equal(
+        store_audit(fixture->writer, "staff.hired", "S1", "T1", "{\"name\":\"Amy Jones\"}"), 0);
+    assert_int_equal(store_commit(fixture->writer), 0);
+
+    assert_int_equal(store_begin(fixture->writer), 0);
+    /* Left on 2020-03-31: not before 2020-03-31, but before 2020-04-01. */
+    assert_int_equal(
+        store_retention_staff_due(fixture->writer, "2020-03-31", 10, collect_id, found), 0);
+    assert_string_equal(found, "");
+    assert_int_equal(
+        store_retention_staff_due(fixture->writer, "2020-04-01", 10, collect_id, found), 0);
+    assert_string_equal(found, "S1");
+    assert_int_equal(store_retention_remove_staff(fixture->writer, "S1", &rows), 0);
+    assert_int_equal(rows, 4); /* staff, obligation, notification, audit */
+    /* Done once: not found again. */
+    found[0] = '\0';
+    assert_int_equal(
+        store_retention_staff_due(fixture->writer, "2020-04-01", 10, collect_id, found), 0);
+    assert_string_equal(found, "");
+    assert_int_equal(store_events_last_seq(fixture->writer, &last), 0);
+    assert_int_equal(last, seq[2]);
+    /* The removed person's events, whatever their age; then those older than a time. */
+    assert_int_equal(store_retention_events(fixture->writer, true, 0, last, 0, &blanked), 0);
+    assert_int_equal(blanked, 1);
+    assert_int_equal(
+        store_retention_events(fixture->writer, false, 0, seq[1], INT64_C(1774774800001), &blanked),
+        0);
+    assert_int_equal(blanked, 1); /* e-2 only: e-1 was empty, e-3 is past the range */
+    assert_int_equal(store_commit(fixture->writer), 0);
+
+    assert_int_equal(store_staff_get(fixture->writer, "S1", &staff), 0);
+    assert_string_equal(staff.name, STORE_REMOVED);
+    assert_string_equal(staff.email, "");
+    assert_string_equal(staff.left_date, "2020-03-31");
+    assert_int_equal(store_staff_get(fixture->writer, "S2", &staff), 0);
+    assert_string_equal(staff.name, "Bo Li");
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM events WHERE body = '{}'"),
+                     2);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM events"), 3);
+    /* The keys stay: a re-sent event is still found. */
+    assert_int_equal(store_event_matches(fixture->writer, seq[0], "/hr", "e-1"), 1);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM obligations WHERE reason = "
+                                                 "'[removed]' AND state = 2"),
+                     1);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM notifications WHERE text = "
+                                                 "'[removed]'"),
+                     1);
+    assert_int_equal(query_int(fixture->db_path, "SELECT count(*) FROM audit WHERE details = '{}' "
+                                                 "AND cause_id = 'e-1'"),
+                     1);
 }
 
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -998,6 +1215,9 @@ main(void)
         TEST(test_staff_patch_writes_only_its_fields),
         TEST(test_migrates_schema_1),
         TEST(test_migrates_schema_2),
+        TEST(test_migrates_schema_3),
+        TEST(test_audit_rows),
+        TEST(test_retention_removes),
         TEST(test_reopen_keeps_data),
         TEST(test_staff_round_trip),
         TEST(test_team_round_trip),

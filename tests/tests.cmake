@@ -3,7 +3,7 @@ if(NOT CMOCKA_FOUND)
   message(FATAL_ERROR "cmocka is required for the tests (Debian: libcmocka-dev)")
 endif()
 
-foreach(module timefmt wire event config kinds schedule directory dircache store obligations period sketch metrics kpi auth)
+foreach(module timefmt wire event config kinds schedule directory dircache store obligations period sketch metrics kpi auth retention)
   add_executable(test-${module} tests/test-${module}.c)
   target_link_libraries(test-${module} PRIVATE carehubd_core PkgConfig::CMOCKA)
   add_test(NAME unit-${module} COMMAND test-${module})

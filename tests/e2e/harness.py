@@ -194,10 +194,15 @@ class Client:
 
     _counter = 0
 
-    def __init__(self, endpoint, delimiter=True, context=None, socket_type=zmq.DEALER):
+    def __init__(self, endpoint, delimiter=True, context=None, socket_type=zmq.DEALER,
+                 curve=None):
+        """curve: (server public key, client public key, client secret key),
+        Z85 bytes, for a daemon with security.curve; None: plain."""
         self.context = context or zmq.Context.instance()
         self.sock = self.context.socket(socket_type)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            self.sock.curve_serverkey, self.sock.curve_publickey, self.sock.curve_secretkey = curve
         self.sock.connect(endpoint)
         self.endpoint = endpoint
         self.delimiter = delimiter
@@ -355,6 +360,9 @@ class Daemon:
         self.runs = 0
         self._clients = []
         self._stderr_offset = 0
+        # (server public, client public, client secret) for wait_ready(),
+        # status() and client() when the daemon runs with security.curve.
+        self.client_curve = None
         with open(self.conf, "w") as f:
             f.write(config_text(self.state_dir, self.api, self.notify, limits, commit,
                                 extra_config))
@@ -388,7 +396,7 @@ class Daemon:
         """Waits until the daemon answers a status request (sent once; ZeroMQ
         delivers it as soon as the daemon binds), failing early if it exits."""
         end = time.monotonic() + timeout
-        with Client(self.api) as c:
+        with Client(self.api, curve=self.client_curve) as c:
             rid = c.send({"op": "status"})
             while True:
                 if self.proc.poll() is not None:
@@ -501,12 +509,13 @@ class Daemon:
 
     def client(self, **kw):
         """A DEALER client on the API socket, closed with the daemon."""
+        kw.setdefault("curve", self.client_curve)
         c = Client(self.api, **kw)
         self._clients.append(c)
         return c
 
     def status(self):
-        with Client(self.api) as c:
+        with Client(self.api, curve=self.client_curve) as c:
             reply = c.status()
         if reply.get("ok") is not True:
             raise HarnessError("status failed: %r" % (reply,))
