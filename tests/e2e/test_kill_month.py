@@ -14,7 +14,7 @@ the same simulated times:
   time the test asked for; the publish that was not acknowledged is sent again
   (same event ids: a duplicate is recognised), and the last clock target is
   set again (an absolute "set", which may repeat the time the daemon already
-  has).  A few SIGHUPs (a reload request, which only logs) are sent too.
+  has).  A few SIGHUPs (reloads of the same file, which change nothing) are sent too.
 
 The notifications of the two runs must be the same multiset (none missing,
 none duplicated), with sequence numbers 1, 2, 3 ... without gaps or repeats,
@@ -347,7 +347,7 @@ class KillMonth(unittest.TestCase):
             if "after_clock" in kill_at:
                 kill_and_restart("after_clock")
             if step in reloads:
-                # SIGHUP asks for a reload, which this version only logs: nothing changes.
+                # SIGHUP reloads the same file: nothing changes.
                 d.signal(signal.SIGHUP)
                 state["moments"]["sighup"] += 1
         notes, status = self.finish(d, "crash run (seed %d)" % seed)
