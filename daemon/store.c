@@ -1234,10 +1234,17 @@ store_audit(struct store *store, const char *what, const char *staff_id, const c
     store_bind_optional(stmt, 4, team_id);
     sqlite3_bind_text(stmt, 5, what, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 6, details && details[0] ? details : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 7, store->cause[0] ? store->cause : "unknown", -1, SQLITE_STATIC);
-    store_bind_optional(stmt, 8, store->cause_id);
-    if (store->cause_seq > 0)
+    if (store->cause_seq > 0) {
+        /* Caused by a stored event: its seq alone; the source and id are read back from the
+         * events table (which keeps them for ever), so each row is some 70 bytes smaller. */
+        sqlite3_bind_text(stmt, 7, "", 0, SQLITE_STATIC);
+        sqlite3_bind_null(stmt, 8);
         sqlite3_bind_int64(stmt, 9, store->cause_seq);
+    } else {
+        sqlite3_bind_text(stmt, 7, store->cause[0] ? store->cause : "unknown", -1, SQLITE_STATIC);
+        store_bind_optional(stmt, 8, store->cause_id);
+        sqlite3_bind_null(stmt, 9);
+    }
     return store_step_done(stmt);
 }
 
@@ -1259,15 +1266,19 @@ enum retention_statement {
 
 _Static_assert(R_COUNT <= STORE_LAZY_MAX - STORE_LAZY_RETENTION, "the lazy slots of retention");
 
+/* An event's source and id are kept once, in events: a row caused by one names its seq. */
 #define AUDIT_COLUMNS                                                                              \
-    "seq, applied_ms, event_ms, staff_id, team_id, what, details, cause, cause_id, event_seq"
+    "a.seq, a.applied_ms, a.event_ms, a.staff_id, a.team_id, a.what, a.details, "                  \
+    "CASE WHEN a.cause = '' THEN e.source ELSE a.cause END, "                                      \
+    "CASE WHEN a.cause = '' THEN e.event_id ELSE a.cause_id END, a.event_seq"
+#define AUDIT_FROM " FROM audit a LEFT JOIN events e ON a.cause = '' AND e.seq = a.event_seq"
 #define REMOVED "'" STORE_REMOVED "'"
 
 static const char *const retention_sql[R_COUNT] = {
-    [R_AUDIT_OF_STAFF] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE staff_id = ?1 AND seq > ?2 "
-                         "ORDER BY seq LIMIT ?3",
-    [R_AUDIT_OF_TEAM] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE staff_id IS NULL AND "
-                        "team_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [R_AUDIT_OF_STAFF] = "SELECT " AUDIT_COLUMNS AUDIT_FROM
+                         " WHERE a.staff_id = ?1 AND a.seq > ?2 ORDER BY a.seq LIMIT ?3",
+    [R_AUDIT_OF_TEAM] = "SELECT " AUDIT_COLUMNS AUDIT_FROM " WHERE a.staff_id IS NULL AND "
+                        "a.team_id = ?1 AND a.seq > ?2 ORDER BY a.seq LIMIT ?3",
     [R_STAFF_DUE] = "SELECT staff_id FROM staff WHERE left_date < ?1 AND name != " REMOVED
                     " ORDER BY staff_id LIMIT ?2",
     [R_SCRUB_STAFF] = "UPDATE staff SET name = " REMOVED ", email = NULL, registration_body = "
