@@ -1917,8 +1917,9 @@ build_overdue(const struct session *session, cJSON *request)
     return r;
 }
 
+/* --after and --limit, for the ops that list by sequence number (notifications, audit). */
 static int
-build_notifications(const struct session *session, cJSON *request)
+build_paging(const struct session *session, cJSON *request)
 {
     const struct options *options = session->options;
     int r = 0;
@@ -1927,21 +1928,16 @@ build_notifications(const struct session *session, cJSON *request)
         r = add_number(request, "after", options->after);
     if (r == 0 && (options->given & OPT_LIMIT))
         r = add_number(request, "limit", options->limit);
-    if (r == 0 && (options->given & OPT_RECIPIENT))
-        r = add_string(request, "recipient_id", options->recipient_id);
     return r;
 }
 
 static int
-build_audit(const struct session *session, cJSON *request)
+build_notifications(const struct session *session, cJSON *request)
 {
-    const struct options *options = session->options;
-    int r = 0;
+    int r = build_paging(session, request);
 
-    if (options->given & OPT_AFTER)
-        r = add_number(request, "after", options->after);
-    if (r == 0 && (options->given & OPT_LIMIT))
-        r = add_number(request, "limit", options->limit);
+    if (r == 0 && (session->options->given & OPT_RECIPIENT))
+        r = add_string(request, "recipient_id", session->options->recipient_id);
     return r;
 }
 
@@ -2543,7 +2539,7 @@ static const struct command commands[] = {
     {"notifications", "notifications [--after SEQ] [--limit N] [--recipient ID]", NULL, NULL,
      OPT_AFTER | OPT_LIMIT | OPT_RECIPIENT, build_notifications, print_notifications, NULL},
     {"audit", "audit STAFF_ID [--after SEQ] [--limit N]", "STAFF_ID", "staff_id",
-     OPT_AFTER | OPT_LIMIT, build_audit, print_audit, NULL},
+     OPT_AFTER | OPT_LIMIT, build_paging, print_audit, NULL},
     {"ack", "ack SEQ [--by STAFF_ID]", "SEQ", NULL, OPT_BY, build_ack, print_ack, NULL},
     {"watch", "watch [--recipient ID] [--after SEQ] [--count N]", NULL, NULL,
      OPT_RECIPIENT | OPT_AFTER | OPT_COUNT, NULL, NULL, NULL},

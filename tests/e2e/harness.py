@@ -16,9 +16,11 @@ Both default to the layout of a checkout built into ./build.
 Run under /usr/bin/python3 (Debian's, which has python3-zmq).
 """
 
+import ctypes
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import sqlite3
@@ -53,6 +55,75 @@ REPLY_TIMEOUT = float(os.environ.get("CAREHUB_E2E_REPLY_TIMEOUT", "20"))
 
 class HarnessError(AssertionError):
     """A deadline passed or the daemon misbehaved in a way the harness noticed."""
+
+
+# inotify(7) through the C library: Python's standard library has no binding.
+_IN_MODIFY, _IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE = 0x2, 0x8, 0x80, 0x100
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Watch:
+    """Wakes a waiter when a file in directory is written or created, or when
+    one of procs (Popen objects) exits: the events that log lines and state
+    files are waited for, so a wait blocks on them instead of polling.
+
+    Make the watch before checking the condition; a change between the check
+    and wait() is queued by the kernel, so none is missed."""
+
+    def __init__(self, directory, procs=()):
+        self.fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        mask = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+        if _libc.inotify_add_watch(self.fd, os.fsencode(directory), mask) < 0:
+            err = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(err, "inotify_add_watch %s" % directory)
+        self.pidfds = []
+        for proc in procs:
+            if proc is not None and proc.poll() is None:
+                try:
+                    self.pidfds.append(os.pidfd_open(proc.pid))
+                except ProcessLookupError:
+                    pass  # gone already: the caller's check sees it
+
+    def wait(self, timeout):
+        """Blocks until a change, an exit, or timeout seconds; drains the events."""
+        ready, _, _ = select.select([self.fd] + self.pidfds, [], [], max(timeout, 0))
+        for fd in ready:
+            if fd == self.fd:
+                try:
+                    while os.read(self.fd, 65536):
+                        pass
+                except BlockingIOError:
+                    pass
+            else:  # an exit is reported once: the caller's check sees it from now on
+                self.pidfds.remove(fd)
+                os.close(fd)
+
+    def close(self):
+        for fd in [self.fd] + self.pidfds:
+            os.close(fd)
+        self.pidfds = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def wait_until(what, condition, directory, procs=(), timeout=30):
+    """Waits until condition() is true, waking on every change in directory
+    and on the exit of procs; raises HarnessError naming what when timeout
+    seconds pass first.  condition() may raise to fail early."""
+    end = time.monotonic() + timeout
+    with Watch(directory, procs) as watch:
+        while not condition():
+            left = end - time.monotonic()
+            if left <= 0:
+                raise HarnessError("%s did not happen within %ss" % (what, timeout))
+            watch.wait(left)
 
 
 def sanitizer_report(text):

@@ -12,7 +12,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
 
 import harness as h
 
@@ -142,20 +141,24 @@ class Notifier:
                           "FROM deliveries ORDER BY id")
 
     def wait_until(self, what, condition, timeout=30):
-        """Waits until condition() is true, failing early if carehub-notify exits."""
-        end = time.monotonic() + timeout
-        delay = 0.005
-        while True:
+        """Waits until condition() is true, failing early if carehub-notify
+        exits: woken by every write to its state file and log (and by its
+        exit), never by a timer."""
+        def check():
             if condition():
-                return
+                return True
             if self.proc is not None and self.proc.poll() is not None:
                 raise h.HarnessError("carehub-notify exited (%s) while waiting for %s:\n%s"
                                      % (self.proc.returncode, what, self.stderr()[-4000:]))
-            if time.monotonic() > end:
-                raise h.HarnessError("carehub-notify did not %s within %ss:\n%s"
-                                     % (what, timeout, self.stderr()[-4000:]))
-            time.sleep(delay)  # polling interval of a deadline wait, not a fixed wait
-            delay = min(delay * 2, 0.05)
+            return False
+        try:
+            h.wait_until("carehub-notify to " + what, check, self.daemon.workdir, [self.proc],
+                         timeout)
+        except h.HarnessError as e:
+            if "did not happen" not in str(e):
+                raise
+            raise h.HarnessError("carehub-notify did not %s within %ss:\n%s"
+                                 % (what, timeout, self.stderr()[-4000:]))
 
     def wait_cursor(self, seq, timeout=30):
         self.wait_until("reach notification %d" % seq, lambda: self.cursor() >= seq, timeout)

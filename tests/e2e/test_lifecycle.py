@@ -247,10 +247,8 @@ class Lifecycle(unittest.TestCase):
         daemon.signal(signal.SIGTERM)
         # The signal is handled on the daemon's loop, asynchronously: wait for
         # its log line, so that the late request surely comes after it.
-        end = time.monotonic() + 10
-        while "refusing new requests" not in daemon.run_stderr():
-            self.assertLess(time.monotonic(), end, "SIGTERM was never handled")
-            time.sleep(0.01)  # polling interval of a deadline wait
+        h.wait_until("SIGTERM's log line", lambda: "refusing new requests" in daemon.run_stderr(),
+                     daemon.workdir, timeout=10)
         with daemon.client() as late:
             reply = late.request({"op": "status"})
         self.assertFalse(reply["ok"], reply)

@@ -75,21 +75,28 @@ def keygen(directory, name):
 
 def wait_log(daemon, pattern, timeout=WAIT, start=0):
     """Waits until the daemon's current run has logged a line matching pattern
-    (after character start); returns the match."""
-    end = time.monotonic() + timeout
-    delay = 0.005
-    while True:
+    (after character start); returns the match.  Woken by each write to its
+    log, never by a timer."""
+    found = []
+
+    def check():
         text = daemon.run_stderr()[start:]
         m = re.search(pattern, text)
         if m:
-            return m
+            found.append(m)
+            return True
         if not daemon.running():
             raise h.HarnessError("carehubd exited while waiting for %r:\n%s" % (pattern, text))
-        if time.monotonic() > end:
-            raise h.HarnessError("no log line matching %r within %ds:\n%s"
-                                 % (pattern, timeout, text[-3000:]))
-        time.sleep(delay)  # polling interval of a deadline wait
-        delay = min(delay * 2, 0.05)
+        return False
+    try:
+        h.wait_until("a log line matching %r" % pattern, check, daemon.workdir, [daemon.proc],
+                     timeout)
+    except h.HarnessError as e:
+        if "did not happen" not in str(e):
+            raise
+        raise h.HarnessError("no log line matching %r within %ds:\n%s"
+                             % (pattern, timeout, daemon.run_stderr()[start:][-3000:]))
+    return found[0]
 
 
 def wait_closed(sock, timeout=WAIT):
