@@ -9,6 +9,8 @@
 
 #include <libconfig.h>
 
+#include "conffile.h"
+
 /* What a key must hold. */
 enum key_type { KEY_GROUP, KEY_STRING, KEY_INT, KEY_BOOL };
 
@@ -214,6 +216,17 @@ read_int(struct reader *reader, const char *path, int fallback, int min, int max
     if (setting == NULL)
         return;
     value = config_setting_get_int64(setting);
+    {
+        const char *file = config_setting_source_file(setting) != NULL
+                               ? config_setting_source_file(setting)
+                               : reader->file;
+        const char *name = strrchr(path, '.') != NULL ? strrchr(path, '.') + 1 : path;
+        if (!conffile_integer_as_written(file, (int)config_setting_source_line(setting), name,
+                                         value)) {
+            add_error(reader, setting, "%s: the number is too large (%d to %d)", path, min, max);
+            return;
+        }
+    }
     if (value < min || value > max) {
         add_error(reader, setting, "%s: %lld is out of range (%d to %d)", path, value, min, max);
         return;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conffile.h"
+
 enum key_kind { KEY_GROUP, KEY_STRING, KEY_INT, KEY_BOOL, KEY_TIMEZONE, KEY_LOG_LEVEL };
 
 /* One configuration key: its dotted path, kind, range or default, and where it goes. */
@@ -221,55 +223,6 @@ expected_type(enum key_kind kind)
     }
 }
 
-/*
- * libconfig reads an integer too large for 32 bits (written without an L)
- * by wrapping it round, so 4294967297 would silently become 1.  The number
- * as written on its line is read again and compared.  Returns false when it
- * differs from what libconfig made of it.
- */
-static bool
-integer_as_written(const char *file, int line, const char *name, long long value)
-{
-    char text[1024];
-    FILE *f = fopen(file, "re");
-    const char *p;
-    bool matches = true;
-
-    if (f == NULL)
-        return true; /* nothing to compare with */
-    for (int n = 1; fgets(text, sizeof(text), f) != NULL; n++) {
-        if (n != line)
-            continue;
-        for (p = strstr(text, name); p != NULL; p = strstr(p + 1, name)) {
-            char before = p == text ? ' ' : p[-1];
-            if (before == '_' || (before >= 'a' && before <= 'z') ||
-                (before >= 'A' && before <= 'Z') || (before >= '0' && before <= '9'))
-                continue;
-            p += strlen(name);
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if (*p != '=' && *p != ':')
-                continue;
-            p++;
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if (*p == '\n' || *p == '\r' || *p == '\0')
-                break; /* the value is on a later line: nothing to compare here */
-            errno = 0;
-            char *end;
-            /* Decimal, as libconfig reads it, unless it starts 0x. */
-            bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
-            bool negative_hex = p[0] == '-' && p[1] == '0' && (p[2] == 'x' || p[2] == 'X');
-            long long written = strtoll(p, &end, hex || negative_hex ? 16 : 10);
-            matches = end != p && errno == 0 && written == value;
-            break;
-        }
-        break;
-    }
-    fclose(f);
-    return matches;
-}
-
 static void
 store_value(struct config *out, const struct key_spec *spec, config_setting_t *setting,
             const char *file, struct config_errors *errors)
@@ -316,7 +269,7 @@ store_value(struct config *out, const struct key_spec *spec, config_setting_t *s
     case KEY_INT: {
         long long value = config_setting_get_int64(setting);
         const char *name = strrchr(spec->path, '.') ? strrchr(spec->path, '.') + 1 : spec->path;
-        if (!integer_as_written(file, line, name, value)) {
+        if (!conffile_integer_as_written(file, line, name, value)) {
             add_error(errors, file, line, "%s: the number is too large (%lld to %lld)", spec->path,
                       spec->min, spec->max);
             return;

@@ -581,6 +581,19 @@ test_out_of_range_ints(void **state)
     expect_errors(fixture, text, expected, sizeof(expected) / sizeof(expected[0]));
 }
 
+/* libconfig wraps 4294967297 (no L) round to 1, which is in range: the number as written is not. */
+static void
+test_a_number_libconfig_wraps_round(void **state)
+{
+    struct fixture *fixture = *state;
+
+    expect_one_error(fixture,
+                     API_LINE NOTIFY_LINE MAIL_LINE
+                     "smtp = {\n  url = \"smtp://mail.example.org\";\n"
+                     "  timeout_seconds = 4294967297;\n};\n",
+                     "timeout_seconds", "smtp.timeout_seconds: the number is too large (1 to 600)");
+}
+
 static void
 test_out_of_range_64_bit_int(void **state)
 {
@@ -984,6 +997,7 @@ main(void)
         TEST(test_empty_organisation_is_an_error_not_out_of_memory),
         TEST(test_missing_required_keys),
         TEST(test_out_of_range_ints),
+        TEST(test_a_number_libconfig_wraps_round),
         TEST(test_out_of_range_64_bit_int),
         TEST(test_unknown_log_level),
         TEST(test_bad_digest_times),
